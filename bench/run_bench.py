@@ -1,0 +1,281 @@
+"""Time `llmaudit analyze` on N synthetic calls, optionally against a bare DuckDB baseline.
+
+Each tool runs as a child process reaped with `os.wait4`, so wall time, CPU time (user + sys) and peak RSS are
+the child's own figures, not this script's. The input is generated once per (n, seed, format, gz) into
+bench/out/ and reused while the generator and polars version are unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import generate  # noqa: E402  (sibling script, not a package)
+
+# Approximate list prices, USD per 1M tokens (input, cached input, output): only for the baseline's timing,
+# never a reference for llmaudit's figures. Unknown models come out as unpriced rows, not as $0.
+BASELINE_PRICES: dict[str, tuple[str, str, str]] = {
+    "gpt-4o-mini-2024-07-18": ("0.15", "0.075", "0.60"),
+    "gpt-4.1-mini-2025-04-14": ("0.40", "0.10", "1.60"),
+    "gpt-4o-2024-08-06": ("2.50", "1.25", "10.00"),
+    "gpt-4.1-2025-04-14": ("2.00", "0.50", "8.00"),
+    "gpt-5-2025-08-07": ("1.25", "0.125", "10.00"),
+    "gpt-5-mini-2025-08-07": ("0.25", "0.025", "2.00"),
+    "o3-2025-04-16": ("2.00", "0.50", "8.00"),
+    "o4-mini-2025-04-16": ("1.10", "0.275", "4.40"),
+    "claude-sonnet-4-5-20250929": ("3.00", "0.30", "15.00"),
+    "claude-haiku-4-5-20251001": ("1.00", "0.10", "5.00"),
+    "claude-sonnet-4-20250514": ("3.00", "0.30", "15.00"),
+    "claude-opus-4-1-20250805": ("15.00", "1.50", "75.00"),
+    "claude-3-5-haiku-20241022": ("0.80", "0.08", "4.00"),
+}
+
+# Per format: the source and the columns (model, uncached input, cached input, output) the baseline prices.
+_JSON = "read_json({path}, format='newline_delimited', columns={columns})"
+_SOURCES = {
+    "openai": (
+        _JSON,
+        "{model: 'VARCHAR', usage: 'STRUCT(prompt_tokens BIGINT, completion_tokens BIGINT, "
+        "prompt_tokens_details STRUCT(cached_tokens BIGINT))'}",
+        "model, usage.prompt_tokens - usage.prompt_tokens_details.cached_tokens, "
+        "usage.prompt_tokens_details.cached_tokens, usage.completion_tokens",
+    ),
+    "anthropic": (
+        _JSON,
+        "{model: 'VARCHAR', usage: 'STRUCT(input_tokens BIGINT, cache_read_input_tokens BIGINT, "
+        "cache_creation_input_tokens BIGINT, output_tokens BIGINT)'}",
+        "model, usage.input_tokens + usage.cache_creation_input_tokens, usage.cache_read_input_tokens, "
+        "usage.output_tokens",
+    ),
+    "csv": (
+        "read_csv({path}, header=true, columns={columns})",
+        "{timestamp: 'VARCHAR', model: 'VARCHAR', input_tokens: 'BIGINT', cached_tokens: 'BIGINT', "
+        "output_tokens: 'BIGINT', user: 'VARCHAR', feature: 'VARCHAR'}",
+        "model, input_tokens - cached_tokens, cached_tokens, output_tokens",
+    ),
+}
+# The child only imports duckdb: the baseline shares no code with llmaudit.
+_BASELINE_CHILD = (
+    "import duckdb, json, sys; print(json.dumps(duckdb.sql(sys.argv[1]).fetchall(), default=str))"
+)
+
+
+@dataclass
+class Run:
+    """One child process: its exit code, the resources it used, and its output."""
+
+    rc: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    stdout: bytes
+    stderr: bytes
+
+
+def measure(cmd: list[str]) -> Run:
+    """Run cmd and reap it with wait4, which reports that child's own rusage (CPU, max RSS)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+        out.seek(0)
+        err.seek(0)
+        # ru_maxrss is KiB on Linux, bytes on macOS.
+        rss_mib = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        return Run(proc.returncode, wall, usage.ru_utime + usage.ru_stime, rss_mib, out.read(), err.read())
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def baseline_sql(files: list[tuple[str, Path]]) -> str:
+    """Read the file(s), join a tiny inline price table by model, and sum cost per model: no tiers or modes."""
+    parts = []
+    for fmt, path in files:
+        source, columns, select = _SOURCES[fmt]
+        parts.append(f"SELECT {select} FROM {source.format(path=_sql_str(str(path)), columns=columns)}")
+    calls = "\nUNION ALL\n".join(parts)
+    prices = ",\n    ".join(
+        f"({_sql_str(m)}, {i}::DECIMAL(12,6), {c}::DECIMAL(12,6), {o}::DECIMAL(12,6))"
+        for m, (i, c, o) in BASELINE_PRICES.items()
+    )
+    return f"""
+WITH calls(model, uncached, cached, output) AS (
+{calls}
+),
+prices(model, r_in, r_cached, r_out) AS (VALUES
+    {prices}
+)
+SELECT c.model, count(*) AS calls, count(p.model) AS priced,
+       sum(c.uncached * p.r_in + c.cached * p.r_cached + c.output * p.r_out) / 1000000 AS cost_usd
+FROM calls c LEFT JOIN prices p ON c.model = p.model
+GROUP BY c.model ORDER BY cost_usd DESC NULLS LAST
+"""
+
+
+def _key(files: list[tuple[str, Path]], n: int, seed: int, fmt: str) -> dict[str, object]:
+    """What a cached input file depends on: its parameters, the generator source and the polars version."""
+    src = hashlib.sha256((HERE / "generate.py").read_bytes()).hexdigest()[:16]
+    return {
+        "n": n,
+        "seed": seed,
+        "format": fmt,
+        "files": [str(p) for _, p in files],
+        "generator": src,
+        "polars": pl.__version__,
+    }
+
+
+def ensure_input(
+    out_dir: Path, n: int, seed: int, fmt: str, gz: bool, regenerate: bool
+) -> list[tuple[str, Path]]:
+    """Generate the input file(s) unless an identical set is already in out_dir (the sidecar is written last)."""
+    stem = f"{fmt}_n{n}_s{seed}"
+    ext = {"openai": ".jsonl", "anthropic": ".jsonl", "csv": ".csv", "mixed": ""}[fmt] + (".gz" if gz else "")
+    out = out_dir / (stem + ext)
+    files = generate.mixed_paths(out) if fmt == "mixed" else [(fmt, out)]
+    meta = out_dir / f"{stem}{'.gz' if gz else ''}.meta.json"
+    key = _key(files, n, seed, fmt)
+    if not regenerate and meta.exists() and all(p.exists() for _, p in files):
+        try:
+            if json.loads(meta.read_text()) == key:
+                print(f"reusing {', '.join(str(p) for _, p in files)}")
+                return files
+        except json.JSONDecodeError:
+            pass
+    meta.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    files = generate.generate(fmt, n, seed, out)
+    print(f"generated {', '.join(str(p) for _, p in files)} in {time.perf_counter() - t0:.1f} s")
+    meta.write_text(json.dumps(key))
+    return files
+
+
+def timed(label: str, cmd: list[str], repeat: int, n: int, size: int) -> Run:
+    """Run cmd `repeat` times and keep the median-wall run; exit 1 with its stderr if any run fails."""
+    runs = []
+    for k in range(repeat):
+        run = measure(cmd)
+        if run.rc != 0:
+            tail = run.stderr.decode(errors="replace")[-3000:]
+            print(f"{label} failed (exit {run.rc}) on run {k + 1}:\n{tail}", file=sys.stderr)
+            sys.exit(1)
+        runs.append(run)
+    runs.sort(key=lambda r: r.wall_s)
+    run = runs[(len(runs) - 1) // 2]
+    if repeat > 1:
+        walls = ", ".join(f"{r.wall_s:.2f}" for r in runs)
+        print(
+            f"{label}: {repeat} runs, wall s {walls} (median {statistics.median(r.wall_s for r in runs):.2f})"
+        )
+    print(
+        f"{label}: wall {run.wall_s:.2f} s | cpu {run.cpu_s:.2f} s | {n / run.wall_s:,.0f} calls/s | "
+        f"{size / 1e6 / run.wall_s:,.1f} MB/s | peak RSS {run.peak_rss_mib:,.0f} MiB"
+    )
+    return run
+
+
+def _figures(run: Run, n: int, size: int, prefix: str = "") -> str:
+    return (
+        f"{prefix}wall_s={run.wall_s:.3f} {prefix}cpu_s={run.cpu_s:.3f} {prefix}calls_per_s={n / run.wall_s:.0f} "
+        f"{prefix}mb_per_s={size / 1e6 / run.wall_s:.2f} {prefix}peak_rss_mib={run.peak_rss_mib:.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1_000_000, help="number of calls (default 1,000,000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", choices=generate.FORMATS, default="openai")
+    ap.add_argument("--gz", action="store_true", help="benchmark gzip-compressed input")
+    ap.add_argument("--llmaudit", help="path to the llmaudit executable (default: llmaudit on PATH)")
+    ap.add_argument("--baseline", action="store_true", help="also time a bare DuckDB read+join+group-by")
+    ap.add_argument("--baseline-only", action="store_true", help="time only the DuckDB baseline")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the median-wall run is reported")
+    ap.add_argument(
+        "--out-dir", type=Path, default=HERE / "out", help="where inputs are generated and reused"
+    )
+    ap.add_argument(
+        "--regenerate", action="store_true", help="generate the input even if a cached copy exists"
+    )
+    args = ap.parse_args(argv)
+    if args.n < 1 or args.repeat < 1:
+        ap.error("--n and --repeat must be at least 1")
+
+    exe = None
+    if not args.baseline_only:
+        exe = args.llmaudit or shutil.which("llmaudit")
+        if not exe or not (Path(exe).is_file() and os.access(exe, os.X_OK)):
+            where = f"at {args.llmaudit}" if args.llmaudit else "on PATH"
+            print(
+                f"run_bench: no llmaudit executable {where}. Install the package (pip install -e .) or pass "
+                "--llmaudit PATH; --baseline-only times the DuckDB baseline alone.",
+                file=sys.stderr,
+            )
+            return 2
+
+    files = ensure_input(args.out_dir, args.n, args.seed, args.format, args.gz, args.regenerate)
+    size = sum(p.stat().st_size for _, p in files)
+    print(f"input: {args.n:,} calls, {size / 1e6:,.1f} MB, format={args.format}, {os.cpu_count()} CPUs")
+    head = f"bench: n={args.n} format={args.format}{' gz=1' if args.gz else ''}"
+
+    tool = None
+    if exe:
+        cmd = [exe, "analyze", *(str(p) for _, p in files), "--format", "json", "--no-store"]
+        tool = timed("llmaudit", cmd, args.repeat, args.n, size)
+        try:
+            json.loads(tool.stdout)
+        except json.JSONDecodeError as exc:
+            print(f"llmaudit: stdout is not one JSON document ({exc}); figures kept", file=sys.stderr)
+
+    base = None
+    if args.baseline or args.baseline_only:
+        cmd = [sys.executable, "-c", _BASELINE_CHILD, baseline_sql(files)]
+        base = timed("baseline (duckdb)", cmd, args.repeat, args.n, size)
+        rows = json.loads(base.stdout)
+        total = sum(float(r[3]) for r in rows if r[3] is not None)
+        unpriced = sum(r[1] - r[2] for r in rows)
+        calls = sum(r[1] for r in rows)
+        print(
+            f"baseline: {calls:,} calls, {len(rows)} models, ~${total:,.2f} (list prices), {unpriced} unpriced"
+        )
+        if calls != args.n:
+            print(f"baseline: read {calls} calls, expected {args.n}", file=sys.stderr)
+            return 1
+
+    if tool and base:
+        print(
+            f"ratio llmaudit/baseline: wall {tool.wall_s / base.wall_s:.2f}x | cpu {tool.cpu_s / base.cpu_s:.2f}x | "
+            f"peak RSS {tool.peak_rss_mib / base.peak_rss_mib:.2f}x"
+        )
+        ratios = (
+            f"ratio_wall={tool.wall_s / base.wall_s:.3f} ratio_cpu={tool.cpu_s / base.cpu_s:.3f} "
+            f"ratio_rss={tool.peak_rss_mib / base.peak_rss_mib:.3f}"
+        )
+        print(f"{head} {_figures(tool, args.n, size)} {_figures(base, args.n, size, 'baseline_')} {ratios}")
+    elif tool:
+        print(f"{head} {_figures(tool, args.n, size)}")
+    elif base:
+        print(f"{head} tool=baseline {_figures(base, args.n, size)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

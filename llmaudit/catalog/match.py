@@ -1,0 +1,77 @@
+"""Model-id normalization and matching: the step peers get wrong (Bedrock prefixes, Vertex @dates -> $0)."""
+
+from __future__ import annotations
+
+import re
+
+from llmaudit.catalog.model import Model
+
+_PROVIDER_PREFIXES = (
+    "publishers/google/models/", "publishers/anthropic/models/", "models/",
+    "openai/", "anthropic/", "google/", "gemini/", "vertex_ai/", "vertex_ai_beta/", "bedrock/",
+    "bedrock_converse/", "azure/", "azure_ai/", "openrouter/", "litellm_proxy/",
+)
+_BEDROCK_REGION = re.compile(r"^(us-gov|us|eu|apac|au|jp|ca|global)\.(?=[a-z]+\.)")
+_BEDROCK_VENDOR = re.compile(r"^(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.")
+_BEDROCK_VERSION = re.compile(r"-v\d+(:\d+)?$")
+_VERTEX_DATE = re.compile(r"@(\d{8})$")
+_CONTEXT_SUFFIX = re.compile(r"\[\d+[km]\]$")
+
+
+def normalize_model_id(raw: str | None) -> tuple[str | None, str | None]:
+    """(normalized id, region) for a logged model id; region is the Bedrock geo prefix when present."""
+    if raw is None:
+        return None, None
+    model = raw.strip().lower()
+    if not model or model in {"<synthetic>", "unknown", "none", "null"}:
+        return None, None
+    region = None
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PROVIDER_PREFIXES:
+            if model.startswith(prefix):
+                model, changed = model[len(prefix):], True
+    if (m := _BEDROCK_REGION.match(model)) is not None:
+        region = m.group(1)
+        model = model[m.end():]
+    if _BEDROCK_VENDOR.match(model):
+        model = _BEDROCK_VENDOR.sub("", model, count=1)
+        model = _BEDROCK_VERSION.sub("", model)
+    model = _VERTEX_DATE.sub(r"-\1", model)
+    model = _CONTEXT_SUFFIX.sub("", model)
+    return model, region
+
+
+class ModelIndex:
+    """Exact ids and aliases first, then the longest prefix, then regexes (searched)."""
+
+    def __init__(self, models: list[Model]):
+        self.exact: dict[str, list[Model]] = {}
+        for model in models:
+            for name in (model.id, *model.aliases):
+                self.exact.setdefault(name, []).append(model)
+        self.prefixed = sorted(
+            ((p, m) for m in models for p in m.prefixes), key=lambda pm: len(pm[0]), reverse=True
+        )
+        self.regexed = [(r, m) for m in models for r in m.regexes]
+
+    def candidates(self, normalized: str) -> list[Model]:
+        if normalized in self.exact:
+            return self.exact[normalized]
+        for prefix, model in self.prefixed:
+            if normalized.startswith(prefix):
+                return [m for p, m in self.prefixed if p == prefix]
+        return [m for r, m in self.regexed if r.search(normalized)]
+
+    def resolve(self, raw: str | None, provider_hint: str | None = None) -> Model | None:
+        normalized, _ = normalize_model_id(raw)
+        if normalized is None:
+            return None
+        found = self.candidates(normalized)
+        if not found:
+            return None
+        for model in found:
+            if provider_hint and model.provider == provider_hint:
+                return model
+        return found[0]

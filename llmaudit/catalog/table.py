@@ -1,0 +1,88 @@
+"""The catalog flattened to one row per (model, version, mode, tier): pricing becomes a join."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from llmaudit.catalog.model import MODES, RATE_FALLBACK, UNITS, Mode, Model, Tier, Version
+from llmaudit.money import MONEY_DTYPE
+
+RATE_COLUMNS = tuple(f"rate_{unit}" for unit in UNITS)
+
+
+def _resolved_rates(base: dict[str, Decimal]) -> tuple[dict[str, Decimal | None], list[str]]:
+    """Per-unit rates with fallbacks applied (cache_read -> input, ...); notes say which."""
+    rates: dict[str, Decimal | None] = {}
+    notes: list[str] = []
+    for unit in UNITS:
+        rate = base.get(unit)
+        parent = unit
+        while rate is None and parent in RATE_FALLBACK:
+            parent = RATE_FALLBACK[parent]
+            rate = base.get(parent)
+        if rate is not None and parent != unit and unit in ("cache_read", "cache_write_1h"):
+            notes.append(f"{unit} at {parent} rate")
+        rates[unit] = rate
+    return rates, notes
+
+
+def _mode_rates(version: Version, mode: Mode | None) -> list[tuple[Tier | None, dict[str, Decimal]]]:
+    """Base and tier rate sets for a mode: multiplier over base and tiers, explicit rates/tiers win."""
+    multiplier = mode.multiplier if mode else Decimal(1)
+    base = {u: r * multiplier for u, r in version.rates.items()}
+    if mode:
+        base.update(mode.rates)
+    if mode and mode.tiers is not None:
+        tiers = [(t, {**base, **t.rates}) for t in mode.tiers]
+    else:
+        tiers = [(t, {**base, **{u: r * multiplier for u, r in t.rates.items()}}) for t in version.tiers]
+    return [(None, base), *tiers]
+
+
+def price_rows(model: Model, catalog_id: str) -> list[dict]:
+    rows: list[dict] = []
+    for index, version in enumerate(model.versions):
+        eff_to = model.versions[index + 1].effective_from if index + 1 < len(model.versions) else None
+        for mode_name in MODES:
+            mode = version.modes.get(mode_name)
+            fallback = mode_name != "standard" and mode is None
+            rate_sets = _mode_rates(version, mode)
+            for position, (tier, raw_rates) in enumerate(rate_sets):
+                rates, notes = _resolved_rates(raw_rates)
+                if fallback:
+                    notes.insert(0, f"{mode_name} not in catalog: priced at standard")
+                upper = rate_sets[position + 1][0] if position + 1 < len(rate_sets) else None
+                row = {
+                    "price_key": model.key,
+                    "price_provider": model.provider,
+                    "price_model": model.id,
+                    "mode": mode_name,
+                    "eff_from": version.effective_from,
+                    "eff_to": eff_to,
+                    "price_version": version.effective_from.date(),
+                    "tier_lo": -1 if tier is None else tier.above,
+                    "tier_hi": None if upper is None else upper.above,  # type: ignore[union-attr]
+                    "price_tier": "base" if tier is None else f">{tier.above}",
+                    "price_note": "; ".join(notes) or None,
+                    "price_source": version.source,
+                    "catalog_id": catalog_id,
+                }
+                for unit, (_, per) in UNITS.items():
+                    rate = rates[unit]
+                    row[f"rate_{unit}"] = None if rate is None else rate / per
+                rows.append(row)
+    return rows
+
+
+def price_table(models: list[Model], catalog_id: str) -> pl.DataFrame:
+    rows = [row for model in models for row in price_rows(model, catalog_id)]
+    schema = {
+        "price_key": pl.String, "price_provider": pl.String, "price_model": pl.String, "mode": pl.String,
+        "eff_from": pl.Datetime("us", "UTC"), "eff_to": pl.Datetime("us", "UTC"), "price_version": pl.Date,
+        "tier_lo": pl.Int64, "tier_hi": pl.Int64, "price_tier": pl.String, "price_note": pl.String,
+        "price_source": pl.String, "catalog_id": pl.String,
+        **{col: MONEY_DTYPE for col in RATE_COLUMNS},
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)

@@ -1,0 +1,103 @@
+"""Finding log files and reading them into numbered lines (no Python loop per line)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+
+from llmaudit.errors import InputError
+
+LOG_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".log", ".txt"}
+COMPRESSED = {".gz", ".zst"}
+
+
+def _logical_suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def discover(paths: list[str | Path]) -> list[Path]:
+    """Files named directly, plus log-like files found recursively under directories (sorted, unique)."""
+    if not paths:
+        raise InputError("no input paths given")
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and _logical_suffix(p) in LOG_SUFFIXES
+            )
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise InputError(f"{', '.join(map(str, paths))}: no log files found (looked for {', '.join(sorted(LOG_SUFFIXES))})")
+    return unique
+
+
+def read_bytes(path: Path) -> bytes:
+    """File content, decompressed for .gz and .zst."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".gz":
+            return gzip.decompress(data)
+        if suffix == ".zst":
+            import zstandard  # optional: only needed for .zst input
+
+            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except ImportError:
+        raise InputError(f"{path}: reading .zst needs the zstandard package (pip install zstandard)") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decompress: {exc}") from None
+    return data
+
+
+def split_lines(data: bytes) -> pl.DataFrame:
+    """Frame (line, text): 1-based physical line numbers, blank lines dropped, CRLF and BOM handled."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
+    frame = pl.read_csv(
+        io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
+        schema={"text": pl.String}, truncate_ragged_lines=True, encoding="utf8-lossy",
+    )
+    return (
+        frame.with_row_index("line", offset=1)
+        .with_columns(pl.col("line").cast(pl.Int64))
+        .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
+    )
+
+
+def json_document_lines(data: bytes) -> pl.DataFrame | None:
+    """A whole-file JSON document (array of records, or one object) as numbered lines; None if not one.
+
+    Records are numbered by their position in the array (1-based). This path is for small exports;
+    large logs are JSONL and never go through Python objects.
+    """
+    text = data.decode("utf-8-sig", errors="replace").strip()
+    if not text or text[0] not in "[{":
+        return None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    records = doc if isinstance(doc, list) else [doc]
+    return pl.DataFrame(
+        {"line": range(1, len(records) + 1), "text": [json.dumps(r) for r in records]},
+        schema={"line": pl.Int64, "text": pl.String},
+    )
