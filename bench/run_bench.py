@@ -1,7 +1,7 @@
 """Time `llmaudit analyze` on N synthetic calls, optionally against a bare DuckDB baseline.
 
-Each tool runs as a child process reaped with `os.wait4`, so wall time, CPU time (user + sys) and peak RSS are
-the child's own figures, not this script's. The input is generated once per (n, seed, format, gz) into
+Each tool runs as a child process reaped with `os.wait4` (by a small launcher, see _LAUNCHER), so wall time,
+CPU time (user + sys) and peak RSS are the child's own figures, not this script's. The input is generated once per (n, seed, format, gz) into
 bench/out/ and reused while the generator and polars version are unchanged.
 """
 
@@ -86,19 +86,44 @@ class Run:
     stderr: bytes
 
 
+# Linux copies the parent's *peak* RSS into a child's ru_maxrss at exec (fork and vfork alike), so a child
+# spawned from this process (polars imported, maybe a fresh 1M-record generation behind it) would report at
+# least our peak. A tiny stdlib-only launcher (~10 MiB) spawns the measured command and reaps it instead.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
+_, status, ru = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - t0
+proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+with open(sys.argv[1], "w") as fh:
+    json.dump({"rc": proc.returncode, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}, fh)
+"""
+
+
 def measure(cmd: list[str]) -> Run:
-    """Run cmd and reap it with wait4, which reports that child's own rusage (CPU, max RSS)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+    """Run cmd under the launcher, which times it and reaps it with wait4 (that child's own CPU and max RSS)."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        report = Path(tmp) / "rusage.json"
+        launcher = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), *cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            check=False,
+        )
         out.seek(0)
         err.seek(0)
+        if not report.exists():  # the launcher itself failed, e.g. the command could not be started
+            return Run(launcher.returncode or 1, 0.0, 0.0, 0.0, out.read(), err.read())
+        r = json.loads(report.read_text())
         # ru_maxrss is KiB on Linux, bytes on macOS.
-        rss_mib = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-        return Run(proc.returncode, wall, usage.ru_utime + usage.ru_stime, rss_mib, out.read(), err.read())
+        rss_mib = r["maxrss"] / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        return Run(r["rc"], r["wall"], r["cpu"], rss_mib, out.read(), err.read())
 
 
 def _sql_str(text: str) -> str:

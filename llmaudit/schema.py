@@ -79,6 +79,8 @@ PRICE_COLUMNS: tuple[Column, ...] = (
     Column("cost_cache_write", MONEY_DTYPE, "prompt-cache writes (5m + 1h)"),
     Column("cost_output", MONEY_DTYPE, "text output, reasoning included"),
     Column("cost_other", MONEY_DTYPE, "audio, image, web-search and per-request fees"),
+    Column("cache_read_saving_usd", MONEY_DTYPE, "cache reads x (input rate - cache read rate): what caching saved"),
+    Column("cache_write_premium_usd", MONEY_DTYPE, "cache writes x (write rate - input rate): what caching cost extra"),
     Column("priced", pl.Boolean(), "a catalog entry priced the call"),
     Column("unpriced_reason", pl.String(), "why not: unknown model, before first price, missing usage"),
     Column("catalog_id", pl.String(), "catalog content id (release and hash)"),

@@ -12,20 +12,20 @@ from llmaudit.money import MONEY_DTYPE
 RATE_COLUMNS = tuple(f"rate_{unit}" for unit in UNITS)
 
 
-def _resolved_rates(base: dict[str, Decimal]) -> tuple[dict[str, Decimal | None], list[str]]:
-    """Per-unit rates with fallbacks applied (cache_read -> input, ...); notes say which."""
+def _resolved_rates(base: dict[str, Decimal]) -> tuple[dict[str, Decimal | None], dict[str, str]]:
+    """Per-unit rates with fallbacks applied (cache_read -> input, ...) and, per unit, the rate it borrowed."""
     rates: dict[str, Decimal | None] = {}
-    notes: list[str] = []
+    borrowed: dict[str, str] = {}
     for unit in UNITS:
         rate = base.get(unit)
         parent = unit
         while rate is None and parent in RATE_FALLBACK:
             parent = RATE_FALLBACK[parent]
             rate = base.get(parent)
-        if rate is not None and parent != unit and unit in ("cache_read", "cache_write_1h"):
-            notes.append(f"{unit} at {parent} rate")
+        if rate is not None and parent != unit:
+            borrowed[unit] = parent
         rates[unit] = rate
-    return rates, notes
+    return rates, borrowed
 
 
 def _mode_rates(version: Version, mode: Mode | None) -> list[tuple[Tier | None, dict[str, Decimal]]]:
@@ -50,9 +50,8 @@ def price_rows(model: Model, catalog_id: str) -> list[dict]:
             fallback = mode_name != "standard" and mode is None
             rate_sets = _mode_rates(version, mode)
             for position, (tier, raw_rates) in enumerate(rate_sets):
-                rates, notes = _resolved_rates(raw_rates)
-                if fallback:
-                    notes.insert(0, f"{mode_name} not in catalog: priced at standard")
+                rates, borrowed = _resolved_rates(raw_rates)
+                notes = [f"{mode_name} not in catalog: priced at standard"] if fallback else []
                 upper = rate_sets[position + 1][0] if position + 1 < len(rate_sets) else None
                 row = {
                     "price_key": model.key,
@@ -68,6 +67,8 @@ def price_rows(model: Model, catalog_id: str) -> list[dict]:
                     "price_note": "; ".join(notes) or None,
                     "price_source": version.source,
                     "catalog_id": catalog_id,
+                    "borrowed_cache_read": borrowed.get("cache_read"),
+                    "borrowed_cache_write_1h": borrowed.get("cache_write_1h"),
                 }
                 for unit, (_, per) in UNITS.items():
                     rate = rates[unit]
@@ -83,6 +84,7 @@ def price_table(models: list[Model], catalog_id: str) -> pl.DataFrame:
         "eff_from": pl.Datetime("us", "UTC"), "eff_to": pl.Datetime("us", "UTC"), "price_version": pl.Date,
         "tier_lo": pl.Int64, "tier_hi": pl.Int64, "price_tier": pl.String, "price_note": pl.String,
         "price_source": pl.String, "catalog_id": pl.String,
+        "borrowed_cache_read": pl.String, "borrowed_cache_write_1h": pl.String,
         **{col: MONEY_DTYPE for col in RATE_COLUMNS},
     }
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)

@@ -85,6 +85,11 @@ def _money(name: str) -> pl.Expr:
     )
 
 
+def redact_secrets(text: pl.Expr) -> pl.Expr:
+    """Keep a key's prefix for attribution, never the secret (DESIGN §8)."""
+    return text.str.replace_all(r"\b((?:sk|pk|rk)-(?:ant-|proj-|admin-)?[A-Za-z0-9]{0,4})[A-Za-z0-9_\-]{8,}", "${1}…")
+
+
 def _normalized_models(models: pl.Series) -> pl.Series:
     """Normalize distinct model ids only: a dimension lookup, not a loop per call."""
     uniques = models.drop_nulls().unique().to_list()
@@ -172,6 +177,7 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         pl.col("_tok_input_image").alias("input_image_tokens"),
         pl.col("_tok_web_search").alias("web_search_requests"),
         pl.lit(None, dtype=pl.List(pl.String)).alias("tags"),
+        redact_secrets(pl.col("api_key_id")),
     )
     return conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA), skipped, rejects
 

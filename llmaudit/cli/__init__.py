@@ -1,0 +1,41 @@
+"""The `llmaudit` command: a thin typer layer over the library (parse -> call -> render).
+
+Heavy modules (polars, duckdb) are imported inside commands so `llmaudit --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from llmaudit import __version__
+from llmaudit.cli.analyze import analyze_command
+
+app = typer.Typer(
+    name="llmaudit",
+    help="Where your LLM API money went, what was wasted, and what a different policy would have cost.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Audit LLM API spend from logs, offline."""
+
+
+app.command("analyze")(analyze_command)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

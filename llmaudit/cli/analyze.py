@@ -1,0 +1,60 @@
+"""`llmaudit analyze`: read logs (or the history store), reprice, print the report."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from llmaudit.cli.errors import exits_cleanly
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+@exits_cleanly
+def analyze_command(
+    paths: list[Path] = typer.Argument(
+        None, help="Log files or directories (recursive; .gz accepted). Omit to re-analyze the history store."
+    ),
+    catalog: list[Path] = typer.Option(
+        None, "--catalog", help="Extra pricing YAML file or directory layered on the bundled catalog "
+        "(repeatable; env LLMAUDIT_CATALOG)."
+    ),
+    since: str = typer.Option(None, help="Only calls at or after this UTC date/time (YYYY-MM-DD[THH:MM])."),
+    until: str = typer.Option(None, help="Only calls before the end of this UTC date (or before this time)."),
+    by: str = typer.Option(None, help="Group by columns, e.g. model,day or feature,user (see docs for the list)."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Report format."),
+    out: Path = typer.Option(None, "--out", help="Also write one row per call to FILE.parquet|.csv|.jsonl."),
+    db: Path = typer.Option(None, "--db", help="History store (default ./.llmaudit/history.duckdb; env LLMAUDIT_DB)."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not add what was read to the history store."),
+    input_format: str = typer.Option("auto", "--input-format", help="Force a reader instead of sniffing."),
+    mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping for generic JSONL/CSV logs."),
+) -> None:
+    """Reprice every call in PATHS and report where the money went."""
+    from llmaudit.analyze import analyze, analyze_history
+    from llmaudit.catalog import load_catalog
+    from llmaudit.cli.render import print_report, warn_rejects
+    from llmaudit.export import write_calls
+    from llmaudit.store import HistoryStore
+
+    loaded = load_catalog(*(catalog or []))
+    store = HistoryStore(db)
+    if paths:
+        report = analyze(paths, catalog=loaded, since=since, until=until, by=by, format=input_format,
+                         mapping=mapping)
+    else:
+        report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
+    warn_rejects(report)
+    print_report(report, output_format.value)
+    if out is not None:
+        written = write_calls(report.calls, out)
+        typer.echo(f"llmaudit: wrote {report.calls.height:,} calls to {written}", err=True)
+    if paths and not no_store:
+        added = store.add(report.calls)
+        typer.echo(f"llmaudit: history store {store.path}: {added:,} new calls", err=True)

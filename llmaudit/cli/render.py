@@ -1,0 +1,46 @@
+"""Printing reports: the report on stdout, messages (`file:line: reason`) on stderr."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from llmaudit.analyze import Report
+
+STDERR_SAMPLE = 10
+
+
+def warn_rejects(report: Report) -> None:
+    rejects = report.rejects
+    for row in rejects.head(STDERR_SAMPLE).to_dicts():
+        typer.echo(f"llmaudit: {row['file']}:{row['line']}: {row['reason']}", err=True)
+    if rejects.height > STDERR_SAMPLE:
+        typer.echo(f"llmaudit: ... and {rejects.height - STDERR_SAMPLE:,} more rejected rows "
+                   "(all of them: --format json)", err=True)
+    for item in report.data["coverage"]["unknown_format_files"]:
+        typer.echo(f"llmaudit: {item['file']}: unknown log format, not read ({item['rows']:,} rows)", err=True)
+
+
+def print_report(report: Report, fmt: str) -> None:
+    if fmt == "json":
+        from llmaudit.report.jsonout import render_json
+
+        data = dict(report.data)
+        data["coverage"] = {**data["coverage"], "rejects": [
+            f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()
+        ]}
+        sys.stdout.write(render_json(report.schema, data) + "\n")
+    elif fmt == "csv":
+        from llmaudit.report.csvout import render_csv
+
+        sys.stdout.write(render_csv(report.data))
+    elif fmt == "md":
+        from llmaudit.report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report.data))
+    else:
+        from llmaudit.report.tables import render_table
+
+        render_table(report.data, Console(soft_wrap=False))

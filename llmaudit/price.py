@@ -1,0 +1,148 @@
+"""Vectorized repricing: calls x catalog price table -> exact Decimal cost columns + provenance.
+
+Model ids are resolved once per distinct (provider, model_raw) (a dimension lookup), then pricing is one
+DuckDB join on (model, mode) with the version's date range and the long-context tier range, and Decimal
+arithmetic. The same SQL runs over Parquet or the history store.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from llmaudit.catalog import Catalog
+from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
+
+# service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
+TIER_TO_MODE = {
+    "flex": "flex", "flex-tier": "flex", "on_demand_flex": "flex", "flex_discount": "flex",
+    "priority": "priority", "fast": "priority", "priority_on_demand": "priority",
+    "batch": "batch",
+}
+
+
+def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    pairs = calls.select("provider", "model_raw").unique().to_dicts()
+    rows = []
+    for pair in pairs:
+        model = catalog.resolve(pair["model_raw"], pair["provider"])
+        rows.append({
+            **pair,
+            "_price_key": model.key if model else None,
+            "_catalog_model": model.id if model else None,
+            "_catalog_provider": model.provider if model else None,
+        })
+    schema = {"provider": pl.String, "model_raw": pl.String, "_price_key": pl.String,
+              "_catalog_model": pl.String, "_catalog_provider": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _mode_expr() -> pl.Expr:
+    tier = pl.col("service_tier").str.to_lowercase().str.strip_chars()
+    return (
+        pl.when(pl.col("is_batch").fill_null(False)).then(pl.lit("batch"))
+        .otherwise(tier.replace_strict(TIER_TO_MODE, default="standard").fill_null("standard"))
+    )
+
+
+_PRICE_SQL = """
+WITH joined AS (
+  SELECT c.*, p.* EXCLUDE (catalog_id),
+         coalesce(p.catalog_id, {catalog_id}) AS catalog_id,
+         (coalesce(c.input_uncached_tokens, 0) - coalesce(c.input_audio_tokens, 0)
+            - coalesce(c.input_image_tokens, 0)) AS _text_in,
+         (coalesce(c.output_tokens, 0) - coalesce(c.output_audio_tokens, 0)) AS _text_out
+  FROM calls c
+  LEFT JOIN prices p
+    ON p.price_key = c._price_key AND p.mode = c._mode
+   AND coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') >= p.eff_from
+   AND (p.eff_to IS NULL OR coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') < p.eff_to)
+   AND coalesce(c.input_total_tokens, 0) > p.tier_lo
+   AND (p.tier_hi IS NULL OR coalesce(c.input_total_tokens, 0) <= p.tier_hi)
+), costed AS (
+  SELECT *,
+    coalesce(greatest(_text_in, 0) * rate_input, 0) AS cost_input,
+    coalesce(coalesce(cache_read_tokens, 0) * rate_cache_read, 0) AS cost_cache_read,
+    coalesce(coalesce(cache_write_5m_tokens, 0) * rate_cache_write_5m, 0)
+      + coalesce(coalesce(cache_write_1h_tokens, 0) * rate_cache_write_1h, 0) AS cost_cache_write,
+    coalesce(greatest(_text_out, 0) * rate_output, 0) AS cost_output,
+    coalesce(coalesce(input_audio_tokens, 0) * rate_input_audio, 0)
+      + coalesce(coalesce(input_image_tokens, 0) * rate_input_image, 0)
+      + coalesce(coalesce(output_audio_tokens, 0) * rate_output_audio, 0)
+      + coalesce(coalesce(web_search_requests, 0) * rate_web_search, 0)
+      + coalesce(coalesce(request_count, 1) * rate_request, 0) AS cost_other,
+    coalesce(coalesce(cache_read_tokens, 0) * (rate_input - rate_cache_read), 0) AS _cache_saving,
+    coalesce(coalesce(cache_write_5m_tokens, 0) * (rate_cache_write_5m - rate_input), 0)
+      + coalesce(coalesce(cache_write_1h_tokens, 0) * (rate_cache_write_1h - rate_input), 0) AS _cache_premium,
+    CASE WHEN eff_from IS NOT NULL THEN concat_ws('; ',
+      CASE WHEN coalesce(cache_read_tokens, 0) > 0 AND borrowed_cache_read IS NOT NULL
+           THEN 'cache reads at the ' || borrowed_cache_read || ' rate (no cache_read rate)' END,
+      CASE WHEN coalesce(cache_write_1h_tokens, 0) > 0 AND borrowed_cache_write_1h IS NOT NULL
+           THEN '1h cache writes at the ' || borrowed_cache_write_1h || ' rate (no cache_write_1h rate)' END,
+      CASE WHEN _text_in > 0 AND rate_input IS NULL THEN 'input has no rate' END,
+      CASE WHEN _text_out > 0 AND rate_output IS NULL THEN 'output has no rate' END,
+      CASE WHEN coalesce(web_search_requests, 0) > 0 AND rate_web_search IS NULL
+           THEN 'web searches have no rate' END,
+      CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END) END AS _missing
+  FROM joined
+)
+SELECT * EXCLUDE (_text_in, _text_out, _missing, _cache_saving, _cache_premium, price_note, borrowed_cache_read, borrowed_cache_write_1h, cost_input, cost_cache_read, cost_cache_write,
+                  cost_output, cost_other),
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_output END AS cost_output,
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_other END AS cost_other,
+  CASE WHEN _priced THEN _cache_saving END AS cache_read_saving_usd,
+  CASE WHEN _priced THEN _cache_premium END AS cache_write_premium_usd,
+  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15)
+       WHEN _priced THEN cost_input + cost_cache_read + cost_cache_write + cost_output + cost_other END AS cost_usd,
+  _priced OR _no_usage_error AS priced,
+  CASE WHEN _priced OR _no_usage_error THEN NULL
+       WHEN _price_key IS NULL AND model_raw IS NULL THEN 'no model'
+       WHEN _price_key IS NULL THEN 'unknown model'
+       WHEN NOT _has_usage THEN 'missing usage'
+       ELSE 'before first price' END AS unpriced_reason,
+  CASE WHEN _no_usage_error THEN status || ' without usage: not billed'
+       ELSE nullif(concat_ws('; ', price_note, nullif(_missing, '')), '') END AS price_note
+FROM (
+  SELECT *,
+    (_has_usage AND eff_from IS NOT NULL) AS _priced,
+    (NOT _has_usage AND status <> 'ok') AS _no_usage_error
+  FROM costed
+)
+ORDER BY _row
+"""
+
+
+def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
+    """Reprice every call; returns CALL_SCHEMA + PRICE_SCHEMA columns, input order kept.
+
+    Unknown models, calls before a model's first price and calls without usage are unpriced
+    (cost null, `unpriced_reason` set) — never $0. Error rows without usage cost 0 (not billed).
+    """
+    frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
+    frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
+    resolution = _resolution(frame, catalog)
+    usage = [c for c in ("input_uncached_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                         "cache_write_1h_tokens", "output_tokens") if c in frame.columns]
+    prepared = (
+        frame.with_row_index("_row")
+        .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True)
+        .with_columns(
+            _mode_expr().alias("_mode"),
+            pl.any_horizontal([pl.col(c).is_not_null() for c in usage]).alias("_has_usage"),
+        )
+    )
+    con = duckdb.connect()
+    con.register("calls", prepared)
+    con.register("prices", catalog.table)
+    literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
+    result = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl()
+    con.close()
+    result = result.with_columns(
+        pl.coalesce("_catalog_model", "model", pl.col("model_raw").str.to_lowercase()).alias("model"),
+        pl.coalesce("provider", "_catalog_provider").alias("provider"),
+        pl.col("_mode").alias("price_mode"),
+    )
+    return conform(result.select([*CALL_SCHEMA, *PRICE_SCHEMA]), {**CALL_SCHEMA, **PRICE_SCHEMA})
