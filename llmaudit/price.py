@@ -57,8 +57,8 @@ WITH joined AS (
     ON p.price_key = c._price_key AND p.mode = c._mode
    AND coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') >= p.eff_from
    AND (p.eff_to IS NULL OR coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') < p.eff_to)
-   AND coalesce(c.input_total_tokens, 0) > p.tier_lo
-   AND (p.tier_hi IS NULL OR coalesce(c.input_total_tokens, 0) <= p.tier_hi)
+   AND c._tier_basis > p.tier_lo
+   AND (p.tier_hi IS NULL OR c._tier_basis <= p.tier_hi)
 ), costed AS (
   SELECT *,
     coalesce(greatest(_text_in, 0) * rate_input, 0) AS cost_input,
@@ -83,10 +83,11 @@ WITH joined AS (
       CASE WHEN _text_out > 0 AND rate_output IS NULL THEN 'output has no rate' END,
       CASE WHEN coalesce(web_search_requests, 0) > 0 AND rate_web_search IS NULL
            THEN 'web searches have no rate' END,
-      CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END) END AS _missing
+      CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END,
+      CASE WHEN row_kind = 'aggregate' THEN 'aggregate: tier from the average call size' END) END AS _missing
   FROM joined
 )
-SELECT * EXCLUDE (_text_in, _text_out, _missing, _cache_saving, _cache_premium, price_note, borrowed_cache_read, borrowed_cache_write_1h, cost_input, cost_cache_read, cost_cache_write,
+SELECT * EXCLUDE (_tier_basis, _text_in, _text_out, _missing, _cache_saving, _cache_premium, price_note, borrowed_cache_read, borrowed_cache_write_1h, cost_input, cost_cache_read, cost_cache_write,
                   cost_output, cost_other),
   CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
   CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
@@ -132,6 +133,10 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
         .with_columns(
             _mode_expr().alias("_mode"),
             pl.any_horizontal([pl.col(c).is_not_null() for c in usage]).alias("_has_usage"),
+            # cliff tiers apply per call; an aggregate bucket can only use its average call size
+            pl.when(pl.col("row_kind") == "aggregate")
+            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
+            .otherwise(pl.col("input_total_tokens").fill_null(0)).alias("_tier_basis"),
         )
     )
     con = duckdb.connect()

@@ -51,15 +51,13 @@ class HistoryStore:
 
     def calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> pl.DataFrame:
         with self._connect(create=False) as con:
-            condition, params = "TRUE", []
+            condition = "TRUE"
             if since is not None:
-                condition += " AND ts >= ?"
-                params.append(since)
+                condition += f" AND ts >= TIMESTAMPTZ '{since.isoformat()}'"
             if until is not None:
-                condition += " AND ts < ?"
-                params.append(until)
-            frame = con.execute(f"SELECT * EXCLUDE (ingested_at) FROM calls WHERE {condition} "
-                                "ORDER BY ts, source_file, source_line", params).to_arrow_table()
+                condition += f" AND ts < TIMESTAMPTZ '{until.isoformat()}'"
+            frame = con.sql(f"SELECT * EXCLUDE (ingested_at) FROM calls WHERE {condition} "
+                            "ORDER BY ts, source_file, source_line").to_arrow_table()
         return conform(pl.from_arrow(frame), CALL_SCHEMA)
 
     def count(self) -> int:

@@ -34,7 +34,8 @@ GENERIC_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cached_tokens": ("tok_cache_read", ("cached_tokens", "cache_read_tokens", "cache_read_input_tokens",
                                          "cached_input_tokens", "input_cached_tokens",
                                          "usage.prompt_tokens_details.cached_tokens")),
-    "cache_write_tokens": ("tok_cache_write", ("cache_write_tokens", "cache_creation_input_tokens")),
+    "cache_write_tokens": ("tok_cache_write", ("cache_write_tokens", "cache_creation_input_tokens",
+                                               "input_cache_write_tokens")),
     "cache_write_5m_tokens": ("tok_cache_write_5m", ("cache_write_5m_tokens",)),
     "cache_write_1h_tokens": ("tok_cache_write_1h", ("cache_write_1h_tokens",)),
     "output_tokens": ("tok_output", ("output_tokens", "completion_tokens", "tokens_out", "usage.output_tokens",
@@ -55,6 +56,7 @@ GENERIC_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "batch": ("is_batch", ("is_batch", "batch")),
     "region": ("region", ("region",)),
     "latency_ms": ("latency_ms", ("latency_ms", "duration_ms")),
+    "request_count": ("request_count", ("request_count", "num_model_requests", "api_requests", "num_requests")),
     "cost": ("cost_reported", ("cost_usd", "cost", "spend", "total_cost", "response_cost")),
 }
 _MODEL_KEYS = GENERIC_FIELDS["model"][1]
@@ -110,6 +112,8 @@ def generic_json_reader(mapping: Mapping) -> JsonReader:
             "tok_input": f"coalesce({first}, " + ", ".join("{" + p + "}" for p in paths["tok_input"]) + ")",
             "input_includes_cache": f"CASE WHEN {first} IS NOT NULL THEN 'false' ELSE {includes} END",
             "source_key": "coalesce(" + ", ".join("{" + p + "}" for p in source_key) + ")" if source_key else "NULL",
+            "row_kind": "CASE WHEN coalesce(" + ", ".join("{" + p + "}" for p in paths["request_count"])
+                        + ") IS NOT NULL THEN 'aggregate' END",
         },
     )
 
@@ -132,6 +136,7 @@ def csv_raw_frame(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
         .otherwise(pl.lit("true" if mapping.input_includes_cache else "false"))
     )
     exprs["source_key"] = exprs["request_id"]
+    exprs["row_kind"] = pl.when(exprs["request_count"].is_not_null()).then(pl.lit("aggregate"))
     exprs["source_format"] = pl.lit("generic_csv")
     return frame.select(
         pl.col("line"), pl.col("text"),

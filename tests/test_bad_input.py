@@ -1,0 +1,82 @@
+"""Bad input never crashes and never disappears: every row is a call, a skip, a collapse or a reject."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import write
+
+from llmaudit.errors import InputError
+from llmaudit.ingest import read_logs
+from llmaudit.price import price
+
+GOOD = '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", ' \
+       '"usage": {"prompt_tokens": 10, "completion_tokens": 2}}'
+
+
+def test_each_bad_line_gets_file_line_and_reason(tmp_path, catalog):
+    lines = [
+        GOOD % 1,
+        "{not json",
+        "[1, 2]",
+        "42",
+        '{"object": "chat.completion", "id": "c5", "model": "gpt-4o-mini", "usage": {"prompt_tokens": -3}}',
+        '{"object": "chat.completion", "id": "c6", "model": "gpt-4o-mini", "usage": {"prompt_tokens": "many"}}',
+        '{"object": "chat.completion", "id": "c7", "model": "gpt-4o-mini", "created": "yesterday-ish", '
+        '"usage": {"prompt_tokens": 1}}',
+        '{"object": "chat.completion", "id": "c8", "created": 1750000000, "model": "gpt-4o-mini"}',
+        '{"object": "chat.completion", "id": "c9", "model": "gpt-4o-mini", "usage": {"prompt_tokens": 5, '
+        '"prompt_tokens_details": {"cached_tokens": 9}}}',
+        "",
+        GOOD % 11,
+        '{"object": "chat.completion", "id": "c12", "model": "gpt-4o-m',
+    ]
+    path = write(tmp_path / "bad.jsonl", "\n".join(lines))  # no newline at the end: torn last line
+    result = read_logs(path)
+    reasons = {row["line"]: row["reason"] for row in result.rejects.to_dicts()}
+    assert reasons == {
+        2: "malformed JSON",
+        3: "not a JSON object (a JSON array)",
+        4: "not a JSON object (a JSON number)",
+        5: "input tokens is not a non-negative whole number: -3",
+        6: "input tokens is not a non-negative whole number: many",
+        7: "unparseable timestamp: yesterday-ish",
+        9: "cached tokens (9) exceed input tokens (5)",
+        12: "truncated last line (file does not end with a newline)",
+    }
+    assert set(result.rejects["file"]) == {str(path.resolve())}
+    assert result.calls["source_line"].sort().to_list() == [1, 8, 11]
+    assert result.rows_read == 11 and result.reconciles  # the blank line is not a row
+    priced = price(result.calls, catalog)
+    missing = priced.filter(priced["source_line"] == 8).row(0, named=True)
+    assert (missing["priced"], missing["unpriced_reason"]) == (False, "missing usage")
+
+
+def test_empty_directory_is_an_input_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no log files found"):
+        read_logs(tmp_path / "empty")
+
+
+def test_file_of_unknown_format_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="unknown log format"):
+        read_logs(write(tmp_path / "notes.jsonl", '{"hello": "world"}\n{"foo": 1}\n'))
+
+
+def test_unknown_file_beside_good_ones_is_listed_not_counted(tmp_path):
+    write(tmp_path / "logs" / "a.jsonl", GOOD % 1 + "\n")
+    write(tmp_path / "logs" / "b.jsonl", '{"hello": "world"}\n')
+    result = read_logs(tmp_path / "logs")
+    assert result.calls.height == 1
+    assert result.unknown_files == {str((tmp_path / "logs" / "b.jsonl").resolve()): 1}
+
+
+def test_reading_the_same_calls_twice_collapses_by_source_key(tmp_path):
+    write(tmp_path / "a" / "x.jsonl", GOOD % 1 + "\n")
+    write(tmp_path / "b" / "x.jsonl", GOOD % 1 + "\n" + GOOD % 2 + "\n")
+    result = read_logs([tmp_path / "a", tmp_path / "b"])
+    assert (result.rows_read, result.calls.height, result.collapsed) == (3, 2, 1)
+
+
+def test_unknown_forced_format_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="unknown input format"):
+        read_logs(write(tmp_path / "a.jsonl", GOOD % 1 + "\n"), format="nope")
