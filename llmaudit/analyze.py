@@ -29,7 +29,9 @@ def _utc(value: dt.date | dt.datetime | str | None, end: bool = False) -> dt.dat
     if value is None:
         return None
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        value = (
+            dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        )
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
@@ -58,12 +60,18 @@ def summarize_priced(
             "last": priced["ts"].max() if priced.height else None,
         },
         "by_model": summarize.group(priced, ["model"]),
-        "by_day": sorted(summarize.group(priced.filter(pl.col("ts").is_not_null()), ["day"]), key=lambda r: r["day"]),
+        "by_day": sorted(
+            summarize.group(priced.filter(pl.col("ts").is_not_null()), ["day"]), key=lambda r: r["day"]
+        ),
         **{f"by_{name}": summarize.group(priced, [name]) for name in attribution},
         "cache": summarize.cache_economics(priced),
         "tiers": summarize.exposure(priced, "price_tier"),
         "modes": summarize.exposure(priced, "price_mode"),
-        "catalog": {"id": catalog.catalog_id, "models": len(catalog.models), "files": [str(f) for f in catalog.files]},
+        "catalog": {
+            "id": catalog.catalog_id,
+            "models": len(catalog.models),
+            "files": [str(f) for f in catalog.files],
+        },
     }
     if by:
         data["breakdown"] = {"by": by, "rows": summarize.group(priced, by)}
@@ -102,9 +110,17 @@ def analyze_history(
     keys = summarize.parse_group_keys(by)
     catalog = catalog or load_catalog()
     calls = store.calls(_utc(since), _utc(until, end=True))
-    empty = pl.DataFrame(schema={"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String})
-    ingest = IngestResult(calls=calls, rejects=empty, skipped=empty, rows_read=calls.height, collapsed=0,
-                          files={str(store.path): "history"})
+    empty = pl.DataFrame(
+        schema={"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
+    )
+    ingest = IngestResult(
+        calls=calls,
+        rejects=empty,
+        skipped=empty,
+        rows_read=calls.height,
+        collapsed=0,
+        files={str(store.path): "history"},
+    )
     priced = price(calls, catalog)
     data = summarize_priced(ingest, priced, catalog, 0, keys)
     return Report(schema="llmaudit.analyze/v1", data=data, calls=priced, rejects=empty)

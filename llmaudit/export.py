@@ -22,8 +22,12 @@ def _text_safe(frame: pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.List):
             exprs.append(col.list.join(";"))
         elif dtype == pl.String:
-            exprs.append(pl.when(col.str.contains(_FORMULA) & col.cast(pl.Float64, strict=False).is_null())
-                         .then(pl.lit("'") + col).otherwise(col).alias(name))
+            exprs.append(
+                pl.when(col.str.contains(_FORMULA) & col.cast(pl.Float64, strict=False).is_null())
+                .then(pl.lit("'") + col)
+                .otherwise(col)
+                .alias(name)
+            )
         else:
             exprs.append(col)
     return frame.select(exprs)

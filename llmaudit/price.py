@@ -15,8 +15,13 @@ from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
 # service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
 TIER_TO_MODE = {
-    "flex": "flex", "flex-tier": "flex", "on_demand_flex": "flex", "flex_discount": "flex",
-    "priority": "priority", "fast": "priority", "priority_on_demand": "priority",
+    "flex": "flex",
+    "flex-tier": "flex",
+    "on_demand_flex": "flex",
+    "flex_discount": "flex",
+    "priority": "priority",
+    "fast": "priority",
+    "priority_on_demand": "priority",
     "batch": "batch",
 }
 
@@ -26,21 +31,29 @@ def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     rows = []
     for pair in pairs:
         model = catalog.resolve(pair["model_raw"], pair["provider"])
-        rows.append({
-            **pair,
-            "_price_key": model.key if model else None,
-            "_catalog_model": model.id if model else None,
-            "_catalog_provider": model.provider if model else None,
-        })
-    schema = {"provider": pl.String, "model_raw": pl.String, "_price_key": pl.String,
-              "_catalog_model": pl.String, "_catalog_provider": pl.String}
+        rows.append(
+            {
+                **pair,
+                "_price_key": model.key if model else None,
+                "_catalog_model": model.id if model else None,
+                "_catalog_provider": model.provider if model else None,
+            }
+        )
+    schema = {
+        "provider": pl.String,
+        "model_raw": pl.String,
+        "_price_key": pl.String,
+        "_catalog_model": pl.String,
+        "_catalog_provider": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
 def _mode_expr() -> pl.Expr:
     tier = pl.col("service_tier").str.to_lowercase().str.strip_chars()
     return (
-        pl.when(pl.col("is_batch").fill_null(False)).then(pl.lit("batch"))
+        pl.when(pl.col("is_batch").fill_null(False))
+        .then(pl.lit("batch"))
         .otherwise(tier.replace_strict(TIER_TO_MODE, default="standard").fill_null("standard"))
     )
 
@@ -125,8 +138,17 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
     resolution = _resolution(frame, catalog)
-    usage = [c for c in ("input_uncached_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-                         "cache_write_1h_tokens", "output_tokens") if c in frame.columns]
+    usage = [
+        c
+        for c in (
+            "input_uncached_tokens",
+            "cache_read_tokens",
+            "cache_write_5m_tokens",
+            "cache_write_1h_tokens",
+            "output_tokens",
+        )
+        if c in frame.columns
+    ]
     prepared = (
         frame.with_row_index("_row")
         .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True)
@@ -136,7 +158,8 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             # cliff tiers apply per call; an aggregate bucket can only use its average call size
             pl.when(pl.col("row_kind") == "aggregate")
             .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
-            .otherwise(pl.col("input_total_tokens").fill_null(0)).alias("_tier_basis"),
+            .otherwise(pl.col("input_total_tokens").fill_null(0))
+            .alias("_tier_basis"),
         )
     )
     con = duckdb.connect()
@@ -146,7 +169,7 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     result = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl()
     con.close()
     result = result.with_columns(
-        pl.coalesce("_catalog_model", "model", pl.col("model_raw").str.to_lowercase()).alias("model"),
+        pl.coalesce("_catalog_model", "model").alias("model"),
         pl.coalesce("provider", "_catalog_provider").alias("provider"),
         pl.col("_mode").alias("price_mode"),
     )

@@ -24,7 +24,11 @@ class Column:
 
 
 CALL_COLUMNS: tuple[Column, ...] = (
-    Column("record_id", pl.String(), "stable hash of the source key (or file, line and text): idempotent re-ingest"),
+    Column(
+        "record_id",
+        pl.String(),
+        "stable hash of the source key (or file, line and text): idempotent re-ingest",
+    ),
     Column("source_format", pl.String(), "reader that parsed the row (openai_chat, claude_code, ...)"),
     Column("source_file", pl.String(), "file the row came from"),
     Column("source_line", pl.Int64(), "1-based line (or record number) in source_file"),
@@ -79,8 +83,16 @@ PRICE_COLUMNS: tuple[Column, ...] = (
     Column("cost_cache_write", MONEY_DTYPE, "prompt-cache writes (5m + 1h)"),
     Column("cost_output", MONEY_DTYPE, "text output, reasoning included"),
     Column("cost_other", MONEY_DTYPE, "audio, image, web-search and per-request fees"),
-    Column("cache_read_saving_usd", MONEY_DTYPE, "cache reads x (input rate - cache read rate): what caching saved"),
-    Column("cache_write_premium_usd", MONEY_DTYPE, "cache writes x (write rate - input rate): what caching cost extra"),
+    Column(
+        "cache_read_saving_usd",
+        MONEY_DTYPE,
+        "cache reads x (input rate - cache read rate): what caching saved",
+    ),
+    Column(
+        "cache_write_premium_usd",
+        MONEY_DTYPE,
+        "cache writes x (write rate - input rate): what caching cost extra",
+    ),
     Column("priced", pl.Boolean(), "a catalog entry priced the call"),
     Column("unpriced_reason", pl.String(), "why not: unknown model, before first price, missing usage"),
     Column("catalog_id", pl.String(), "catalog content id (release and hash)"),
@@ -113,7 +125,9 @@ ATTRIBUTION_COLUMNS: tuple[str, ...] = ("feature", "user_id", "project_id", "api
 
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType] = CALL_SCHEMA) -> pl.DataFrame:
     """Add the schema's missing columns as nulls, cast, and put them first in schema order."""
-    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns]
+    missing = [
+        pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns
+    ]
     frame = frame.with_columns(missing) if missing else frame
     extra = [c for c in frame.columns if c not in schema]
     return frame.select([pl.col(n).cast(d) for n, d in schema.items()] + extra)

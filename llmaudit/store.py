@@ -31,7 +31,9 @@ class HistoryStore:
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise InputError(f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)")
+            raise InputError(
+                f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
+            )
         try:
             return duckdb.connect(str(self.path))
         except duckdb.Error as exc:
@@ -45,7 +47,9 @@ class HistoryStore:
             con.register("incoming", frame)
             con.execute("CREATE TABLE IF NOT EXISTS calls AS SELECT * FROM incoming LIMIT 0")
             before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
-            con.execute("INSERT INTO calls BY NAME SELECT i.* FROM incoming i ANTI JOIN calls c USING (record_id)")
+            con.execute(
+                "INSERT INTO calls BY NAME SELECT i.* FROM incoming i ANTI JOIN calls c USING (record_id)"
+            )
             after = con.execute("SELECT count(*) FROM calls").fetchone()[0]
         return after - before
 
@@ -56,8 +60,10 @@ class HistoryStore:
                 condition += f" AND ts >= TIMESTAMPTZ '{since.isoformat()}'"
             if until is not None:
                 condition += f" AND ts < TIMESTAMPTZ '{until.isoformat()}'"
-            frame = con.sql(f"SELECT * EXCLUDE (ingested_at) FROM calls WHERE {condition} "
-                            "ORDER BY ts, source_file, source_line").to_arrow_table()
+            frame = con.sql(
+                f"SELECT * EXCLUDE (ingested_at) FROM calls WHERE {condition} "
+                "ORDER BY ts, source_file, source_line"
+            ).to_arrow_table()
         return conform(pl.from_arrow(frame), CALL_SCHEMA)
 
     def count(self) -> int:

@@ -81,8 +81,10 @@ def coverage(ingest, priced: pl.DataFrame, outside_period: int, sample: int = 10
     unpriced = priced.filter(~pl.col("priced"))
     unknown_models = (
         unpriced.filter(pl.col("unpriced_reason") == "unknown model")
-        .group_by("model_raw").agg(pl.len().alias("calls"), pl.col("input_total_tokens").sum().alias("input_tokens"))
-        .sort("calls", descending=True).to_dicts()
+        .group_by("model_raw")
+        .agg(pl.len().alias("calls"), pl.col("input_total_tokens").sum().alias("input_tokens"))
+        .sort("calls", descending=True)
+        .to_dicts()
     )
     reasons = unpriced.group_by("unpriced_reason").len().sort("len", descending=True)
     formats: dict[str, int] = {}
@@ -98,15 +100,20 @@ def coverage(ingest, priced: pl.DataFrame, outside_period: int, sample: int = 10
         "skipped": ingest.skipped.height,
         "collapsed": ingest.collapsed,
         "outside_period": outside_period,
-        "reconciles": ingest.rows_read == calls + rejects.height + ingest.skipped.height + ingest.collapsed
-        + outside_period and calls == int(priced["priced"].sum() if calls else 0) + unpriced.height,
+        "reconciles": ingest.rows_read
+        == calls + rejects.height + ingest.skipped.height + ingest.collapsed + outside_period
+        and calls == int(priced["priced"].sum() if calls else 0) + unpriced.height,
         "files": len(ingest.files),
         "formats": formats,
         "unknown_format_files": [{"file": f, "rows": n} for f, n in ingest.unknown_files.items()],
         "unpriced_models": unknown_models,
         "unpriced_reasons": {r["unpriced_reason"]: r["len"] for r in reasons.to_dicts()},
-        "rejects_sample": [f"{r['file']}:{r['line']}: {r['reason']}" for r in rejects.head(sample).to_dicts()],
-        "skipped_reasons": {r["reason"]: r["len"] for r in ingest.skipped.group_by("reason").len().to_dicts()},
+        "rejects_sample": [
+            f"{r['file']}:{r['line']}: {r['reason']}" for r in rejects.head(sample).to_dicts()
+        ],
+        "skipped_reasons": {
+            r["reason"]: r["len"] for r in ingest.skipped.group_by("reason").len().to_dicts()
+        },
         "calls_without_timestamp": int(priced["ts"].is_null().sum()),
         "naive_timestamps_assumed_utc": int(priced["tz_assumed"].sum()) if calls else 0,
     }
@@ -153,12 +160,18 @@ def cache_economics(priced: pl.DataFrame) -> dict[str, Any]:
 def exposure(priced: pl.DataFrame, column: str) -> list[dict[str, Any]]:
     ok = priced.filter(pl.col("priced") & pl.col(column).is_not_null())
     rows = (
-        ok.group_by(column).agg(pl.col("request_count").sum().alias("calls"), pl.col("cost_usd").sum())
-        .sort(column).to_dicts()
+        ok.group_by(column)
+        .agg(pl.col("request_count").sum().alias("calls"), pl.col("cost_usd").sum())
+        .sort(column)
+        .to_dicts()
     )
     return [{"name": r[column], "calls": r["calls"], "cost_usd": _dec(r["cost_usd"])} for r in rows]
 
 
 def attribution_columns(priced: pl.DataFrame) -> list[str]:
     """Attribution dimensions that the logs actually carry."""
-    return [name for name, col in ATTRIBUTION.items() if priced.height and priced[col].null_count() < priced.height]
+    return [
+        name
+        for name, col in ATTRIBUTION.items()
+        if priced.height and priced[col].null_count() < priced.height
+    ]

@@ -9,8 +9,10 @@ from llmaudit.errors import InputError
 from llmaudit.ingest import read_logs
 from llmaudit.price import price
 
-GOOD = '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", ' \
-       '"usage": {"prompt_tokens": 10, "completion_tokens": 2}}'
+GOOD = (
+    '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", '
+    '"usage": {"prompt_tokens": 10, "completion_tokens": 2}}'
+)
 
 
 def test_each_bad_line_gets_file_line_and_reason(tmp_path, catalog):

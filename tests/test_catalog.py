@@ -56,14 +56,18 @@ def test_model_ids_are_normalized(raw, normalized, region):
 
 
 def test_resolution_uses_aliases_and_prefix_rules(tmp_path):
-    write(tmp_path / "cat" / "acme.yaml", GOOD_HEAD + """
+    write(
+        tmp_path / "cat" / "acme.yaml",
+        GOOD_HEAD
+        + """
   widget:
     aliases: [widget-2025]
     match: [{prefix: widget-pro}, {regex: "^wdg-[0-9]+$"}]
     versions: [{effective_from: 2025-01-01, rates: {input: 1, output: 2}}]
   widget-pro-max:
     versions: [{effective_from: 2025-01-01, rates: {input: 5, output: 9}}]
-""")
+""",
+    )
     cat = load_catalog(tmp_path / "cat", include_bundled=False)
     assert cat.resolve("WIDGET-2025").id == "widget"
     assert cat.resolve("widget-pro-2").id == "widget"
@@ -73,12 +77,15 @@ def test_resolution_uses_aliases_and_prefix_rules(tmp_path):
 
 
 def test_user_catalog_layer_replaces_a_model(tmp_path):
-    write(tmp_path / "over" / "openai.yaml", """schema_version: 1
+    write(
+        tmp_path / "over" / "openai.yaml",
+        """schema_version: 1
 provider: openai
 models:
   gpt-4o-mini:
     versions: [{effective_from: 2024-07-18, rates: {input: 0.10, output: 0.40}}]
-""")
+""",
+    )
     base = load_catalog(TEST_CATALOG, include_bundled=False)
     layered = load_catalog(TEST_CATALOG, tmp_path / "over", include_bundled=False)
     assert base.get("openai/gpt-4o-mini").versions[0].rates["input"] == Decimal("0.15")
@@ -90,26 +97,45 @@ models:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: -1}}]\n",
-         "acme.yaml:5: acme/m.versions[0].rates.input: rate must be a non-negative number, got -1"),
-        ("  m:\n    versions: [{effective_from: 2025-01-01, rates: {inptu: 1}}]\n",
-         "acme.yaml:5: acme/m.versions[0].rates: unknown unit 'inptu'"),
-        ("  m:\n    versions:\n      - {effective_from: 2025-02-01, rates: {input: 1}}\n"
-         "      - {effective_from: 2025-01-01, rates: {input: 2}}\n",
-         "acme.yaml:7: acme/m: versions must be in ascending effective_from order"),
-        ("  m:\n    versions:\n      - effective_from: 2025-01-01\n        rates: {input: 1}\n"
-         "        tiers: [{above: 200000, rates: {input: 2}}, {above: 100000, rates: {input: 3}}]\n",
-         "tiers must be ascending (100000 after 200000)"),
-        ("  m:\n    versions: [{effective_from: soon, rates: {input: 1}}]\n",
-         "effective_from must be a date"),
-        ("  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}, modes: {turbo: {multiplier: 2}}}]\n",
-         "unknown mode 'turbo'"),
-        ("  m:\n    aliases: [x]\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n"
-         "  n:\n    aliases: [x]\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n",
-         "acme/n: id or alias 'x' also names acme/m"),
-        ("  M:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n", "model ids are lower case"),
-        ("  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 0.0000000001}}]\n",
-         "at most 9 decimal places"),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: -1}}]\n",
+            "acme.yaml:5: acme/m.versions[0].rates.input: rate must be a non-negative number, got -1",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {inptu: 1}}]\n",
+            "acme.yaml:5: acme/m.versions[0].rates: unknown unit 'inptu'",
+        ),
+        (
+            "  m:\n    versions:\n      - {effective_from: 2025-02-01, rates: {input: 1}}\n"
+            "      - {effective_from: 2025-01-01, rates: {input: 2}}\n",
+            "acme.yaml:7: acme/m: versions must be in ascending effective_from order",
+        ),
+        (
+            "  m:\n    versions:\n      - effective_from: 2025-01-01\n        rates: {input: 1}\n"
+            "        tiers: [{above: 200000, rates: {input: 2}}, {above: 100000, rates: {input: 3}}]\n",
+            "tiers must be ascending (100000 after 200000)",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: soon, rates: {input: 1}}]\n",
+            "effective_from must be a date",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}, modes: {turbo: {multiplier: 2}}}]\n",
+            "unknown mode 'turbo'",
+        ),
+        (
+            "  m:\n    aliases: [x]\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n"
+            "  n:\n    aliases: [x]\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n",
+            "acme/n: id or alias 'x' also names acme/m",
+        ),
+        (
+            "  M:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}}]\n",
+            "model ids are lower case",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 0.0000000001}}]\n",
+            "at most 9 decimal places",
+        ),
     ],
 )
 def test_catalog_problems_name_file_line_and_reason(tmp_path, body, expected):

@@ -15,18 +15,56 @@ from llmaudit import __version__
 from llmaudit.cli import app
 
 runner = CliRunner()
-CHAT = ('{{"object": "chat.completion", "id": "c{i}", "created": {created}, "model": "{model}", '
-        '"usage": {{"prompt_tokens": {p}, "completion_tokens": {c}, "prompt_tokens_details": {{"cached_tokens": {k}}}}},'
-        ' "metadata": {{"user": "{user}", "feature": "{feature}"}}}}')
+CHAT = (
+    '{{"object": "chat.completion", "id": "c{i}", "created": {created}, "model": "{model}", '
+    '"usage": {{"prompt_tokens": {p}, "completion_tokens": {c}, "prompt_tokens_details": {{"cached_tokens": {k}}}}},'
+    ' "metadata": {{"user": "{user}", "feature": "{feature}"}}}}'
+)
 
 
 def _logs(tmp_path: Path) -> Path:
     rows = [
         # 2025-11-01 and 2025-11-02 UTC
-        dict(i=1, created=1761998400, model="gpt-4o-mini", p=1000, c=100, k=400, user="alice", feature="chat"),
-        dict(i=2, created=1761998400, model="gpt-4o", p=2000, c=200, k=0, user="bob", feature="search"),
-        dict(i=3, created=1762084800, model="gpt-4o-mini", p=3000, c=300, k=0, user="alice", feature="search"),
-        dict(i=4, created=1762084800, model="mystery-model", p=10, c=1, k=0, user="carol", feature="chat"),
+        {
+            "i": 1,
+            "created": 1761998400,
+            "model": "gpt-4o-mini",
+            "p": 1000,
+            "c": 100,
+            "k": 400,
+            "user": "alice",
+            "feature": "chat",
+        },
+        {
+            "i": 2,
+            "created": 1761998400,
+            "model": "gpt-4o",
+            "p": 2000,
+            "c": 200,
+            "k": 0,
+            "user": "bob",
+            "feature": "search",
+        },
+        {
+            "i": 3,
+            "created": 1762084800,
+            "model": "gpt-4o-mini",
+            "p": 3000,
+            "c": 300,
+            "k": 0,
+            "user": "alice",
+            "feature": "search",
+        },
+        {
+            "i": 4,
+            "created": 1762084800,
+            "model": "mystery-model",
+            "p": 10,
+            "c": 1,
+            "k": 0,
+            "user": "carol",
+            "feature": "chat",
+        },
     ]
     text = "\n".join(CHAT.format(**r) for r in rows) + "\n{broken\n"
     return write(tmp_path / "logs" / "app.jsonl", text)
@@ -51,7 +89,13 @@ def test_json_envelope_coverage_totals_and_models(tmp_path):
     data = _json(tmp_path)
     assert data["schema"] == "llmaudit.analyze/v1"
     cov = data["coverage"]
-    assert (cov["rows_read"], cov["calls"], cov["priced"], cov["unpriced"], cov["rejected"]) == (5, 4, 3, 1, 1)
+    assert (cov["rows_read"], cov["calls"], cov["priced"], cov["unpriced"], cov["rejected"]) == (
+        5,
+        4,
+        3,
+        1,
+        1,
+    )
     assert cov["rows_read"] == cov["calls"] + cov["rejected"] + cov["skipped"] + cov["collapsed"]
     assert cov["reconciles"] is True
     assert cov["rejects"] == [f"{(tmp_path / 'logs' / 'app.jsonl').resolve()}:5: malformed JSON"]
@@ -112,8 +156,19 @@ def test_out_writes_one_row_per_call_with_provenance(tmp_path, suffix):
     assert result.exit_code == 0, result.output
     frame = {".parquet": pl.read_parquet, ".csv": pl.read_csv, ".jsonl": pl.read_ndjson}[suffix](out)
     assert frame.height == 4
-    for column in ("record_id", "model", "input_uncached_tokens", "cost_usd", "cost_input", "catalog_id",
-                   "price_model", "price_version", "price_tier", "price_mode", "priced"):
+    for column in (
+        "record_id",
+        "model",
+        "input_uncached_tokens",
+        "cost_usd",
+        "cost_input",
+        "catalog_id",
+        "price_model",
+        "price_version",
+        "price_tier",
+        "price_mode",
+        "priced",
+    ):
         assert column in frame.columns
     assert sum(Decimal(str(c)) for c in frame["cost_usd"].drop_nulls()) == TOTAL
 
@@ -148,8 +203,9 @@ def test_missing_history_store_is_an_input_error(tmp_path):
 def test_input_format_and_mapping_options(tmp_path):
     csv = write(tmp_path / "u.txt", "Engine,In,Out\ngpt-4o-mini,1000,100\n")
     mapping = write(tmp_path / "m.yaml", "columns: {model: Engine, input_tokens: In, output_tokens: Out}\n")
-    result = _invoke(str(csv), "--input-format", "generic_csv", "--mapping", str(mapping), "--format", "json",
-                     "--no-store")
+    result = _invoke(
+        str(csv), "--input-format", "generic_csv", "--mapping", str(mapping), "--format", "json", "--no-store"
+    )
     assert result.exit_code == 0, result.output
     assert Decimal(json.loads(result.stdout)["totals"]["cost_usd"]) == Decimal("0.00021")
 
@@ -169,7 +225,9 @@ def test_unreadable_input_exits_3_with_one_line(tmp_path, make, message):
 
 
 def test_bad_catalog_exits_3_with_file_and_line(tmp_path):
-    bad = write(tmp_path / "cat" / "x.yaml", "schema_version: 1\nprovider: x\nmodels:\n  m:\n    versions: [oops\n")
+    bad = write(
+        tmp_path / "cat" / "x.yaml", "schema_version: 1\nprovider: x\nmodels:\n  m:\n    versions: [oops\n"
+    )
     result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--catalog", str(bad.parent), "--no-store"])
     assert result.exit_code == 3 and "x.yaml:" in result.stderr and "invalid YAML" in result.stderr
 

@@ -12,12 +12,22 @@ from llmaudit.ingest import read_logs
 from llmaudit.price import price
 
 MESSAGE = {
-    "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
-    "content": [{"type": "text", "text": "Hello"}], "stop_reason": "end_turn",
-    "usage": {"input_tokens": 100, "cache_read_input_tokens": 80_000, "cache_creation_input_tokens": 10_000,
-              "cache_creation": {"ephemeral_5m_input_tokens": 4_000, "ephemeral_1h_input_tokens": 6_000},
-              "output_tokens": 1_000, "service_tier": "standard", "inference_geo": "not_available",
-              "server_tool_use": {"web_search_requests": 2}},
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5-20250929",
+    "content": [{"type": "text", "text": "Hello"}],
+    "stop_reason": "end_turn",
+    "usage": {
+        "input_tokens": 100,
+        "cache_read_input_tokens": 80_000,
+        "cache_creation_input_tokens": 10_000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 4_000, "ephemeral_1h_input_tokens": 6_000},
+        "output_tokens": 1_000,
+        "service_tier": "standard",
+        "inference_geo": "not_available",
+        "server_tool_use": {"web_search_requests": 2},
+    },
 }
 
 
@@ -26,8 +36,11 @@ def _lines(*objects) -> str:
 
 
 def test_input_excludes_cache_and_ttl_split_is_kept(tmp_path, catalog):
-    envelope = {"timestamp": "2025-10-02T08:00:00+02:00", "response": MESSAGE,
-                "metadata": {"user_id": "bob", "feature": "summarize"}}
+    envelope = {
+        "timestamp": "2025-10-02T08:00:00+02:00",
+        "response": MESSAGE,
+        "metadata": {"user_id": "bob", "feature": "summarize"},
+    }
     call = read_logs(write(tmp_path / "m.jsonl", _lines(envelope))).calls.row(0, named=True)
     assert call["source_format"] == "anthropic_messages" and call["provider"] == "anthropic"
     assert call["ts"] == dt.datetime(2025, 10, 2, 6, tzinfo=dt.UTC)
@@ -42,9 +55,15 @@ def test_input_excludes_cache_and_ttl_split_is_kept(tmp_path, catalog):
 
 
 def test_only_total_cache_write_known_counts_as_5m(tmp_path):
-    usage = {"input_tokens": 3, "cache_creation_input_tokens": 1956, "cache_read_input_tokens": 9511,
-             "output_tokens": 44}
-    call = read_logs(write(tmp_path / "m.jsonl", _lines({**MESSAGE, "usage": usage}))).calls.row(0, named=True)
+    usage = {
+        "input_tokens": 3,
+        "cache_creation_input_tokens": 1956,
+        "cache_read_input_tokens": 9511,
+        "output_tokens": 44,
+    }
+    call = read_logs(write(tmp_path / "m.jsonl", _lines({**MESSAGE, "usage": usage}))).calls.row(
+        0, named=True
+    )
     assert (call["cache_write_5m_tokens"], call["cache_write_1h_tokens"]) == (1956, 0)
     assert call["input_total_tokens"] == 3 + 1956 + 9511
 
@@ -56,11 +75,28 @@ def test_batch_service_tier_in_usage_means_batch_pricing(tmp_path, catalog):
 
 
 def test_message_batches_results(tmp_path, catalog):
-    ok = {"custom_id": "a", "result": {"type": "succeeded", "message": {
-        **MESSAGE, "model": "claude-haiku-4-5-20251001",
-        "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000}}}}
-    errored = {"custom_id": "b", "result": {"type": "errored", "error": {"type": "error", "error": {
-        "type": "invalid_request_error", "message": "max_tokens too large"}, "request_id": None}}}
+    ok = {
+        "custom_id": "a",
+        "result": {
+            "type": "succeeded",
+            "message": {
+                **MESSAGE,
+                "model": "claude-haiku-4-5-20251001",
+                "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000},
+            },
+        },
+    }
+    errored = {
+        "custom_id": "b",
+        "result": {
+            "type": "errored",
+            "error": {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "max_tokens too large"},
+                "request_id": None,
+            },
+        },
+    }
     expired = {"custom_id": "c", "result": {"type": "expired"}}
     result = read_logs(write(tmp_path / "results.jsonl", _lines(ok, errored, expired)))
     calls = result.calls.sort("source_line")

@@ -12,23 +12,54 @@ from llmaudit.price import price
 
 
 def _assistant(msg_id, req, output, ts="2026-01-09T10:00:00.000Z", **extra):
-    return {"type": "assistant", "timestamp": ts, "sessionId": "s1", "requestId": req, "uuid": f"u-{msg_id}-{output}",
-            "message": {"id": msg_id, "model": "claude-opus-4-20250514", "role": "assistant",
-                        "content": [{"type": "text", "text": "x"}],
-                        "usage": {"input_tokens": 10, "cache_read_input_tokens": 1000,
-                                  "cache_creation_input_tokens": 200, "output_tokens": output}}, **extra}
+    return {
+        "type": "assistant",
+        "timestamp": ts,
+        "sessionId": "s1",
+        "requestId": req,
+        "uuid": f"u-{msg_id}-{output}",
+        "message": {
+            "id": msg_id,
+            "model": "claude-opus-4-20250514",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "x"}],
+            "usage": {
+                "input_tokens": 10,
+                "cache_read_input_tokens": 1000,
+                "cache_creation_input_tokens": 200,
+                "output_tokens": output,
+            },
+        },
+        **extra,
+    }
 
 
 LINES = [
-    {"type": "user", "timestamp": "2026-01-09T09:59:59.000Z", "sessionId": "s1", "uuid": "u0",
-     "message": {"role": "user", "content": "do it"}},
-    _assistant("msg_A", "req_A", 1),        # early streaming copy
-    _assistant("msg_A", "req_A", 350),      # final copy: keep this one
-    _assistant("msg_A", "req_A", 120),      # another partial copy, later in the file
+    {
+        "type": "user",
+        "timestamp": "2026-01-09T09:59:59.000Z",
+        "sessionId": "s1",
+        "uuid": "u0",
+        "message": {"role": "user", "content": "do it"},
+    },
+    _assistant("msg_A", "req_A", 1),  # early streaming copy
+    _assistant("msg_A", "req_A", 350),  # final copy: keep this one
+    _assistant("msg_A", "req_A", 120),  # another partial copy, later in the file
     _assistant("msg_B", "req_B", 40, costUSD=0.12),
-    {"type": "assistant", "timestamp": "2026-01-09T10:05:00.000Z", "sessionId": "s1", "uuid": "e1",
-     "isApiErrorMessage": True, "error": "rate_limit", "apiErrorStatus": 429,
-     "message": {"model": "<synthetic>", "role": "assistant", "content": [{"type": "text", "text": "API Error"}]}},
+    {
+        "type": "assistant",
+        "timestamp": "2026-01-09T10:05:00.000Z",
+        "sessionId": "s1",
+        "uuid": "e1",
+        "isApiErrorMessage": True,
+        "error": "rate_limit",
+        "apiErrorStatus": 429,
+        "message": {
+            "model": "<synthetic>",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "API Error"}],
+        },
+    },
     {"type": "summary", "summary": "did it", "leafUuid": "u0"},
 ]
 

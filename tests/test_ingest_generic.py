@@ -21,7 +21,11 @@ def test_generic_jsonl_with_common_field_names(tmp_path, catalog):
     calls = result.calls.sort("source_line")
     assert calls["source_format"].to_list() == ["generic_jsonl"] * 2
     first, second = calls.row(0, named=True), calls.row(1, named=True)
-    assert (first["input_uncached_tokens"], first["cache_read_tokens"], first["output_tokens"]) == (600, 400, 100)
+    assert (first["input_uncached_tokens"], first["cache_read_tokens"], first["output_tokens"]) == (
+        600,
+        400,
+        100,
+    )
     assert first["tz_assumed"] and first["ts"] == dt.datetime(2025, 11, 3, 10, tzinfo=dt.UTC)
     assert second["input_uncached_tokens"] == 50 and not second["tz_assumed"]
     assert first["cost_reported"] == Decimal("0.0001")
@@ -30,9 +34,11 @@ def test_generic_jsonl_with_common_field_names(tmp_path, catalog):
 
 
 def test_generic_csv_with_bom_and_crlf(tmp_path, catalog):
-    text = "\ufefftimestamp,model,input_tokens,cached_tokens,output_tokens,user,feature\r\n" \
-           "2025-11-03T10:00:00Z,gpt-4o-mini,1000,400,100,u1,chat\r\n" \
-           "2025-11-03T11:00:00Z,gpt-4o-mini,2000,,200,u2,search\r\n"
+    text = (
+        "\ufefftimestamp,model,input_tokens,cached_tokens,output_tokens,user,feature\r\n"
+        "2025-11-03T10:00:00Z,gpt-4o-mini,1000,400,100,u1,chat\r\n"
+        "2025-11-03T11:00:00Z,gpt-4o-mini,2000,,200,u2,search\r\n"
+    )
     result = read_logs(write(tmp_path / "usage.csv", text))
     calls = result.calls.sort("source_line")
     assert calls["source_line"].to_list() == [2, 3]
@@ -42,7 +48,9 @@ def test_generic_csv_with_bom_and_crlf(tmp_path, catalog):
 
 
 def test_mapping_file_names_a_users_own_columns(tmp_path, catalog):
-    mapping = write(tmp_path / "map.yaml", """
+    mapping = write(
+        tmp_path / "map.yaml",
+        """
 input_includes_cache: false
 columns:
   timestamp: When
@@ -51,9 +59,12 @@ columns:
   cached_tokens: Cached In
   output_tokens: Out
   feature: Team Feature
-""")
-    csv = write(tmp_path / "custom.csv", "When,Engine,Fresh In,Cached In,Out,Team Feature\n"
-                                         "2025-11-03,gpt-4o-mini,600,400,100,billing\n")
+""",
+    )
+    csv = write(
+        tmp_path / "custom.csv",
+        "When,Engine,Fresh In,Cached In,Out,Team Feature\n2025-11-03,gpt-4o-mini,600,400,100,billing\n",
+    )
     calls = read_logs(csv, mapping=mapping).calls
     row = calls.row(0, named=True)
     assert (row["input_uncached_tokens"], row["cache_read_tokens"], row["feature"]) == (600, 400, "billing")

@@ -19,10 +19,20 @@ def _one(catalog, **columns):
 
 def test_long_context_boundary_is_strictly_greater_and_a_cliff(catalog):
     # claude-sonnet-4-5: base 3/15 per 1M; above 200,000 input tokens ALL tokens pay 6/22.50
-    at = _one(catalog, model_raw="claude-sonnet-4-5", input_uncached_tokens=200_000, input_total_tokens=200_000,
-              output_tokens=1_000)
-    above = _one(catalog, model_raw="claude-sonnet-4-5", input_uncached_tokens=200_001, input_total_tokens=200_001,
-                 output_tokens=1_000)
+    at = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        input_uncached_tokens=200_000,
+        input_total_tokens=200_000,
+        output_tokens=1_000,
+    )
+    above = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        input_uncached_tokens=200_001,
+        input_total_tokens=200_001,
+        output_tokens=1_000,
+    )
     assert at["price_tier"] == "base"
     assert at["cost_usd"] == D("0.6") + D("0.015")  # 200000*3/1M + 1000*15/1M
     assert above["price_tier"] == ">200000"
@@ -31,17 +41,29 @@ def test_long_context_boundary_is_strictly_greater_and_a_cliff(catalog):
 
 def test_tier_basis_counts_cache_reads_and_writes(catalog):
     # 100k uncached + 90k cache read + 20k 5m write = 210k total > 200k: everything at tier rates
-    row = _one(catalog, model_raw="claude-sonnet-4-5", input_uncached_tokens=100_000, cache_read_tokens=90_000,
-               cache_write_5m_tokens=20_000, cache_write_1h_tokens=0, input_total_tokens=210_000, output_tokens=0)
+    row = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        input_uncached_tokens=100_000,
+        cache_read_tokens=90_000,
+        cache_write_5m_tokens=20_000,
+        cache_write_1h_tokens=0,
+        input_total_tokens=210_000,
+        output_tokens=0,
+    )
     assert row["price_tier"] == ">200000"
-    assert row["cost_input"] == D("0.6")          # 100000 * 6/1M
-    assert row["cost_cache_read"] == D("0.054")   # 90000 * 0.60/1M
-    assert row["cost_cache_write"] == D("0.15")   # 20000 * 7.50/1M
+    assert row["cost_input"] == D("0.6")  # 100000 * 6/1M
+    assert row["cost_cache_read"] == D("0.054")  # 90000 * 0.60/1M
+    assert row["cost_cache_write"] == D("0.15")  # 20000 * 7.50/1M
 
 
 def test_price_change_across_effective_date(catalog):
-    usage = {"model_raw": "o3-2025-04-16", "input_uncached_tokens": 1_000_000, "input_total_tokens": 1_000_000,
-             "output_tokens": 1_000_000}
+    usage = {
+        "model_raw": "o3-2025-04-16",
+        "input_uncached_tokens": 1_000_000,
+        "input_total_tokens": 1_000_000,
+        "output_tokens": 1_000_000,
+    }
     before = _one(catalog, ts=dt.datetime(2025, 6, 9, 23, 59, tzinfo=UTC), **usage)
     after = _one(catalog, ts=dt.datetime(2025, 6, 10, 0, 0, tzinfo=UTC), **usage)
     assert before["cost_usd"] == D("50") and before["price_version"] == dt.date(2025, 4, 16)
@@ -50,39 +72,75 @@ def test_price_change_across_effective_date(catalog):
 
 
 def test_call_before_the_first_price_is_unpriced_not_zero(catalog):
-    row = _one(catalog, model_raw="o3", ts=dt.datetime(2024, 1, 1, tzinfo=UTC), input_uncached_tokens=10,
-               input_total_tokens=10, output_tokens=10)
+    row = _one(
+        catalog,
+        model_raw="o3",
+        ts=dt.datetime(2024, 1, 1, tzinfo=UTC),
+        input_uncached_tokens=10,
+        input_total_tokens=10,
+        output_tokens=10,
+    )
     assert row["priced"] is False and row["cost_usd"] is None
     assert row["unpriced_reason"] == "before first price"
 
 
 def test_cache_writes_5m_and_1h_have_their_own_rates(catalog):
-    five = _one(catalog, model_raw="claude-haiku-4-5", input_uncached_tokens=0, cache_write_5m_tokens=1_000_000,
-                cache_write_1h_tokens=0, input_total_tokens=1_000_000, output_tokens=0)
-    hour = _one(catalog, model_raw="claude-haiku-4-5", input_uncached_tokens=0, cache_write_5m_tokens=0,
-                cache_write_1h_tokens=1_000_000, input_total_tokens=1_000_000, output_tokens=0)
+    five = _one(
+        catalog,
+        model_raw="claude-haiku-4-5",
+        input_uncached_tokens=0,
+        cache_write_5m_tokens=1_000_000,
+        cache_write_1h_tokens=0,
+        input_total_tokens=1_000_000,
+        output_tokens=0,
+    )
+    hour = _one(
+        catalog,
+        model_raw="claude-haiku-4-5",
+        input_uncached_tokens=0,
+        cache_write_5m_tokens=0,
+        cache_write_1h_tokens=1_000_000,
+        input_total_tokens=1_000_000,
+        output_tokens=0,
+    )
     assert five["cost_usd"] == D("1.25") and hour["cost_usd"] == D("2")
     # premium over plain input (1.00): 0.25 and 1.00
     assert five["cache_write_premium_usd"] == D("0.25") and hour["cache_write_premium_usd"] == D("1")
 
 
 def test_cache_reads_are_discounted_and_savings_explained(catalog):
-    row = _one(catalog, model_raw="gpt-4o-mini", input_uncached_tokens=200_000, cache_read_tokens=800_000,
-               input_total_tokens=1_000_000, output_tokens=0)
+    row = _one(
+        catalog,
+        model_raw="gpt-4o-mini",
+        input_uncached_tokens=200_000,
+        cache_read_tokens=800_000,
+        input_total_tokens=1_000_000,
+        output_tokens=0,
+    )
     assert row["cost_input"] == D("0.03") and row["cost_cache_read"] == D("0.06")
     assert row["cache_read_saving_usd"] == D("0.06")  # 800000 * (0.15 - 0.075)/1M
 
 
 def test_batch_mode_halves_every_rate_including_tiers(catalog):
-    row = _one(catalog, model_raw="claude-sonnet-4-5", is_batch=True, input_uncached_tokens=300_000,
-               input_total_tokens=300_000, output_tokens=10_000)
+    row = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        is_batch=True,
+        input_uncached_tokens=300_000,
+        input_total_tokens=300_000,
+        output_tokens=10_000,
+    )
     assert (row["price_mode"], row["price_tier"]) == ("batch", ">200000")
     assert row["cost_usd"] == D("0.9") + D("0.1125")  # 300000*3/1M + 10000*11.25/1M
 
 
 def test_flex_multiplier_and_priority_explicit_rates_with_own_tiers(catalog):
-    base = {"model_raw": "gpt-5", "input_uncached_tokens": 1_000_000, "input_total_tokens": 1_000_000,
-            "output_tokens": 1_000_000}
+    base = {
+        "model_raw": "gpt-5",
+        "input_uncached_tokens": 1_000_000,
+        "input_total_tokens": 1_000_000,
+        "output_tokens": 1_000_000,
+    }
     small = {**base, "input_uncached_tokens": 100_000, "input_total_tokens": 100_000}
     assert _one(catalog, service_tier="flex", **small)["cost_usd"] == D("0.0625") + D("5")
     assert _one(catalog, service_tier="priority", **small)["cost_usd"] == D("0.25") + D("20")
@@ -93,14 +151,22 @@ def test_flex_multiplier_and_priority_explicit_rates_with_own_tiers(catalog):
 
 
 def test_mode_missing_from_catalog_prices_standard_and_says_so(catalog):
-    row = _one(catalog, model_raw="gpt-4o-mini", service_tier="flex", input_uncached_tokens=1_000_000,
-               input_total_tokens=1_000_000, output_tokens=0)
+    row = _one(
+        catalog,
+        model_raw="gpt-4o-mini",
+        service_tier="flex",
+        input_uncached_tokens=1_000_000,
+        input_total_tokens=1_000_000,
+        output_tokens=0,
+    )
     assert row["cost_usd"] == D("0.15")
     assert "flex not in catalog: priced at standard" in row["price_note"]
 
 
 def test_unknown_model_is_unpriced_and_named(catalog):
-    row = _one(catalog, model_raw="mystery-9000", input_uncached_tokens=5, input_total_tokens=5, output_tokens=5)
+    row = _one(
+        catalog, model_raw="mystery-9000", input_uncached_tokens=5, input_total_tokens=5, output_tokens=5
+    )
     assert (row["priced"], row["cost_usd"], row["unpriced_reason"]) == (False, None, "unknown model")
     assert row["model"] == "mystery-9000"
 
@@ -115,34 +181,71 @@ def test_missing_usage_is_unpriced_but_errors_without_usage_cost_nothing(catalog
 
 def test_audio_tokens_priced_at_audio_rates_not_twice(catalog):
     # gpt-4o: 1000 uncached input of which 400 audio; 100 output of which 50 audio
-    row = _one(catalog, model_raw="gpt-4o", input_uncached_tokens=1000, input_audio_tokens=400,
-               input_total_tokens=1000, output_tokens=100, output_audio_tokens=50)
+    row = _one(
+        catalog,
+        model_raw="gpt-4o",
+        input_uncached_tokens=1000,
+        input_audio_tokens=400,
+        input_total_tokens=1000,
+        output_tokens=100,
+        output_audio_tokens=50,
+    )
     text = D(600) * D("2.5") / 10**6 + D(50) * D(10) / 10**6
     audio = D(400) * D(40) / 10**6 + D(50) * D(80) / 10**6
     assert row["cost_usd"] == text + audio
 
 
 def test_web_search_without_rate_is_flagged(catalog):
-    row = _one(catalog, model_raw="gpt-4o-mini", input_uncached_tokens=10, input_total_tokens=10, output_tokens=0,
-               web_search_requests=2)
+    row = _one(
+        catalog,
+        model_raw="gpt-4o-mini",
+        input_uncached_tokens=10,
+        input_total_tokens=10,
+        output_tokens=0,
+        web_search_requests=2,
+    )
     assert "web searches have no rate" in row["price_note"]
-    priced = _one(catalog, model_raw="claude-sonnet-4-5", input_uncached_tokens=0, input_total_tokens=0,
-                  output_tokens=0, web_search_requests=3)
+    priced = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        input_uncached_tokens=0,
+        input_total_tokens=0,
+        output_tokens=0,
+        web_search_requests=3,
+    )
     assert priced["cost_other"] == D("0.03")  # 3 * $10 per 1K
 
 
 def test_totals_are_exact_and_equal_the_sum_of_calls(catalog):
     n = 1000
-    frame = calls_frame(model_raw=["gpt-4o-mini"] * n, input_uncached_tokens=[1] * n, input_total_tokens=[1] * n,
-                        output_tokens=[1] * n)
+    frame = calls_frame(
+        model_raw=["gpt-4o-mini"] * n,
+        input_uncached_tokens=[1] * n,
+        input_total_tokens=[1] * n,
+        output_tokens=[1] * n,
+    )
     priced = price(frame, catalog)
     assert priced["cost_usd"].sum() == D("0.00075")  # 1000 * (0.15 + 0.60)/1M, no float drift
     assert all(c == D("0.00000075") for c in priced["cost_usd"].to_list())
 
 
 def test_provenance_columns_explain_every_priced_call(catalog):
-    row = _one(catalog, model_raw="gpt-4o-2024-08-06", input_uncached_tokens=1, input_total_tokens=1,
-               output_tokens=1)
+    row = _one(
+        catalog, model_raw="gpt-4o-2024-08-06", input_uncached_tokens=1, input_total_tokens=1, output_tokens=1
+    )
     assert row["model"] == "gpt-4o" and row["price_model"] == "gpt-4o" and row["price_provider"] == "openai"
     assert row["catalog_id"].startswith("custom@") and row["price_version"] == dt.date(2024, 5, 13)
     assert (row["price_tier"], row["price_mode"]) == ("base", "standard")
+
+
+def test_batch_multiplier_does_not_discount_per_search_fees(catalog):
+    row = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        is_batch=True,
+        input_uncached_tokens=1000,
+        input_total_tokens=1000,
+        output_tokens=0,
+        web_search_requests=1,
+    )
+    assert row["cost_other"] == D("0.01") and row["cost_input"] == D("0.0015")

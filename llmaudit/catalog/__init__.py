@@ -18,7 +18,14 @@ from llmaudit.catalog.yamlio import load_yaml
 from llmaudit.errors import CatalogError
 
 __all__ = [
-    "MODES", "UNITS", "Catalog", "Model", "Version", "bundled_catalog_dir", "load_catalog", "normalize_model_id",
+    "MODES",
+    "UNITS",
+    "Catalog",
+    "Model",
+    "Version",
+    "bundled_catalog_dir",
+    "load_catalog",
+    "normalize_model_id",
 ]
 
 
@@ -77,8 +84,12 @@ def _check_aliases(models: list[Model], problems: Problems) -> None:
         for name in dict.fromkeys((model.id, *model.aliases)):
             other = owner.get(name)
             if other is not None and other.provider == model.provider:
-                problems.add(model.file, None, f"{model.key}: id or alias {name!r} also names {other.key} "
-                             f"({other.file}:{other.line})", line=model.line)
+                problems.add(
+                    model.file,
+                    None,
+                    f"{model.key}: id or alias {name!r} also names {other.key} ({other.file}:{other.line})",
+                    line=model.line,
+                )
             owner.setdefault(name, model)
 
 

@@ -7,15 +7,30 @@ import re
 from llmaudit.catalog.model import Model
 
 _PROVIDER_PREFIXES = (
-    "publishers/google/models/", "publishers/anthropic/models/", "models/",
-    "openai/", "anthropic/", "google/", "gemini/", "vertex_ai/", "vertex_ai_beta/", "bedrock/",
-    "bedrock_converse/", "azure/", "azure_ai/", "openrouter/", "litellm_proxy/",
+    "publishers/google/models/",
+    "publishers/anthropic/models/",
+    "models/",
+    "openai/",
+    "anthropic/",
+    "google/",
+    "gemini/",
+    "vertex_ai/",
+    "vertex_ai_beta/",
+    "bedrock/",
+    "bedrock_converse/",
+    "azure/",
+    "azure_ai/",
+    "openrouter/",
+    "litellm_proxy/",
 )
 _BEDROCK_REGION = re.compile(r"^(us-gov|us|eu|apac|au|jp|ca|global)\.(?=[a-z]+\.)")
 _BEDROCK_VENDOR = re.compile(r"^(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.")
 _BEDROCK_VERSION = re.compile(r"-v\d+(:\d+)?$")
 _VERTEX_DATE = re.compile(r"@(\d{8})$")
 _CONTEXT_SUFFIX = re.compile(r"\[\d+[km]\]$")
+_CLAUDE_VERSION_FIRST = re.compile(
+    r"^claude-([4-9](?:[.-]\d+)?)-(opus|sonnet|haiku)\b"
+)  # 3.x ids are version-first
 
 
 def normalize_model_id(raw: str | None) -> tuple[str | None, str | None]:
@@ -31,15 +46,19 @@ def normalize_model_id(raw: str | None) -> tuple[str | None, str | None]:
         changed = False
         for prefix in _PROVIDER_PREFIXES:
             if model.startswith(prefix):
-                model, changed = model[len(prefix):], True
+                model, changed = model[len(prefix) :], True
     if (m := _BEDROCK_REGION.match(model)) is not None:
         region = m.group(1)
-        model = model[m.end():]
+        model = model[m.end() :]
     if _BEDROCK_VENDOR.match(model):
         model = _BEDROCK_VENDOR.sub("", model, count=1)
         model = _BEDROCK_VERSION.sub("", model)
     model = _VERTEX_DATE.sub(r"-\1", model)
     model = _CONTEXT_SUFFIX.sub("", model)
+    if model.startswith("claude-"):
+        # OpenRouter-style claude-4.5-sonnet -> claude-sonnet-4-5; dotted versions -> dashes
+        model = _CLAUDE_VERSION_FIRST.sub(lambda m: f"claude-{m.group(2)}-{m.group(1)}", model)
+        model = re.sub(r"(?<=\d)\.(?=\d)", "-", model)
     return model, region
 
 
@@ -59,7 +78,7 @@ class ModelIndex:
     def candidates(self, normalized: str) -> list[Model]:
         if normalized in self.exact:
             return self.exact[normalized]
-        for prefix, model in self.prefixed:
+        for prefix, _model in self.prefixed:
             if normalized.startswith(prefix):
                 return [m for p, m in self.prefixed if p == prefix]
         return [m for r, m in self.regexed if r.search(normalized)]

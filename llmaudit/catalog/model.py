@@ -24,6 +24,7 @@ UNITS: dict[str, tuple[str, int]] = {
     "web_search": ("web_search_requests", 1_000),
     "request": ("request_count", 1_000),
 }
+PER_CALL_UNITS = frozenset({"web_search", "request"})
 # A unit without a rate is billed like its parent (a cache read with no discount costs input).
 RATE_FALLBACK: dict[str, str] = {
     "cache_read": "input",
@@ -35,7 +36,16 @@ RATE_FALLBACK: dict[str, str] = {
 }
 MODES = ("standard", "batch", "flex", "priority")
 
-_FILE_KEYS = {"schema_version", "provider", "name", "currency", "pricing_urls", "default_modes", "models", "notes"}
+_FILE_KEYS = {
+    "schema_version",
+    "provider",
+    "name",
+    "currency",
+    "pricing_urls",
+    "default_modes",
+    "models",
+    "notes",
+}
 _MODEL_KEYS = {"name", "aliases", "match", "retired", "versions", "context_window", "notes"}
 _VERSION_KEYS = {"effective_from", "source", "checked", "note", "rates", "tiers", "modes"}
 _MODE_KEYS = {"multiplier", "rates", "tiers"}
@@ -150,16 +160,24 @@ def _tiers(raw: Any, file: str, where: Any, problems: Problems, label: str) -> t
     tiers: list[Tier] = []
     for item in raw:
         if not isinstance(item, dict) or "above" not in item:
-            problems.add(file, item if isinstance(item, dict) else where, f"{label}: each tier needs `above` and `rates`")
+            problems.add(
+                file,
+                item if isinstance(item, dict) else where,
+                f"{label}: each tier needs `above` and `rates`",
+            )
             continue
         above = item["above"]
         if isinstance(above, bool) or not isinstance(above, int) or above < 0:
-            problems.add(file, item, f"{label}: `above` must be a non-negative whole number of tokens, got {above!r}")
+            problems.add(
+                file, item, f"{label}: `above` must be a non-negative whole number of tokens, got {above!r}"
+            )
             continue
         if tiers and above <= tiers[-1].above:
             problems.add(file, item, f"{label}: tiers must be ascending ({above} after {tiers[-1].above})")
             continue
-        tiers.append(Tier(above=above, rates=_rates(item.get("rates"), file, item, problems, f"{label}[>{above}]")))
+        tiers.append(
+            Tier(above=above, rates=_rates(item.get("rates"), file, item, problems, f"{label}[>{above}]"))
+        )
     return tuple(tiers)
 
 
@@ -175,14 +193,23 @@ def _modes(raw: Any, file: str, where: Any, problems: Problems, label: str) -> d
             problems.add(file, raw, f"{label}: unknown mode {name!r} (known: batch, flex, priority)")
             continue
         if not isinstance(spec, dict) or not set(spec) <= _MODE_KEYS or not spec:
-            problems.add(file, spec if isinstance(spec, dict) else raw,
-                         f"{label}.{name}: expected multiplier, rates and/or tiers")
+            problems.add(
+                file,
+                spec if isinstance(spec, dict) else raw,
+                f"{label}.{name}: expected multiplier, rates and/or tiers",
+            )
             continue
         multiplier = spec.get("multiplier", 1)
-        if isinstance(multiplier, bool) or not isinstance(multiplier, int | Decimal) or Decimal(multiplier) < 0:
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, int | Decimal)
+            or Decimal(multiplier) < 0
+        ):
             problems.add(file, spec, f"{label}.{name}: multiplier must be a non-negative number")
             continue
-        tiers = _tiers(spec["tiers"], file, spec, problems, f"{label}.{name}.tiers") if "tiers" in spec else None
+        tiers = (
+            _tiers(spec["tiers"], file, spec, problems, f"{label}.{name}.tiers") if "tiers" in spec else None
+        )
         modes[name] = Mode(
             multiplier=Decimal(multiplier),
             rates=_rates(spec.get("rates"), file, spec, problems, f"{label}.{name}.rates"),
@@ -191,7 +218,9 @@ def _modes(raw: Any, file: str, where: Any, problems: Problems, label: str) -> d
     return modes
 
 
-def _version(raw: Any, file: str, label: str, problems: Problems, default_modes: dict[str, Mode]) -> Version | None:
+def _version(
+    raw: Any, file: str, label: str, problems: Problems, default_modes: dict[str, Mode]
+) -> Version | None:
     if not isinstance(raw, dict):
         problems.add(file, raw, f"{label}: a version must be a mapping", line=0)
         return None
@@ -199,7 +228,11 @@ def _version(raw: Any, file: str, label: str, problems: Problems, default_modes:
         problems.add(file, raw, f"{label}: unknown key {key!r}")
     effective = _as_datetime(raw.get("effective_from"))
     if effective is None:
-        problems.add(file, raw, f"{label}: effective_from must be a date (YYYY-MM-DD), got {raw.get('effective_from')!r}")
+        problems.add(
+            file,
+            raw,
+            f"{label}: effective_from must be a date (YYYY-MM-DD), got {raw.get('effective_from')!r}",
+        )
         return None
     rates = _rates(raw.get("rates"), file, raw, problems, f"{label}.rates")
     if not rates:
@@ -229,8 +262,11 @@ def _match_rules(raw: Any, file: str, model_node: Any, label: str, problems: Pro
             except re.error as exc:
                 problems.add(file, rule, f"{label}: bad regex: {exc}")
         else:
-            problems.add(file, rule if isinstance(rule, dict) else model_node,
-                         f"{label}: a match rule is {{prefix: str}} or {{regex: str}}")
+            problems.add(
+                file,
+                rule if isinstance(rule, dict) else model_node,
+                f"{label}: a match rule is {{prefix: str}} or {{regex: str}}",
+            )
     return tuple(prefixes), tuple(regexes)
 
 
@@ -271,13 +307,19 @@ def parse_provider_file(doc: Any, path: Path, problems: Problems) -> list[Model]
             problems.add(file, entry, f"{label}: needs a non-empty `versions` list")
             continue
         versions = [
-            v for i, raw in enumerate(versions_raw)
+            v
+            for i, raw in enumerate(versions_raw)
             if (v := _version(raw, file, f"{label}.versions[{i}]", problems, default_modes)) is not None
         ]
         for before, after in zip(versions, versions[1:], strict=False):
             if after.effective_from <= before.effective_from:
-                problems.add(file, None, f"{label}: versions must be in ascending effective_from order "
-                             f"({after.effective_from.date()} after {before.effective_from.date()})", line=after.line)
+                problems.add(
+                    file,
+                    None,
+                    f"{label}: versions must be in ascending effective_from order "
+                    f"({after.effective_from.date()} after {before.effective_from.date()})",
+                    line=after.line,
+                )
         if not versions:
             continue
         aliases = entry.get("aliases") or []
@@ -286,16 +328,18 @@ def parse_provider_file(doc: Any, path: Path, problems: Problems) -> list[Model]
             aliases = []
         prefixes, regexes = _match_rules(entry.get("match"), file, entry, label, problems)
         retired = entry.get("retired")
-        models.append(Model(
-            provider=provider,
-            id=model_id,
-            versions=tuple(sorted(versions, key=lambda v: v.effective_from)),
-            name=entry.get("name"),
-            aliases=tuple(a.lower() for a in aliases),
-            prefixes=prefixes,
-            regexes=regexes,
-            retired=retired if isinstance(retired, dt.date) else None,
-            file=file,
-            line=line_of(entry),
-        ))
+        models.append(
+            Model(
+                provider=provider,
+                id=model_id,
+                versions=tuple(sorted(versions, key=lambda v: v.effective_from)),
+                name=entry.get("name"),
+                aliases=tuple(a.lower() for a in aliases),
+                prefixes=prefixes,
+                regexes=regexes,
+                retired=retired if isinstance(retired, dt.date) else None,
+                file=file,
+                line=line_of(entry),
+            )
+        )
     return models

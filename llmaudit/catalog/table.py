@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from llmaudit.catalog.model import MODES, RATE_FALLBACK, UNITS, Mode, Model, Tier, Version
+from llmaudit.catalog.model import MODES, PER_CALL_UNITS, RATE_FALLBACK, UNITS, Mode, Model, Tier, Version
 from llmaudit.money import MONEY_DTYPE
 
 RATE_COLUMNS = tuple(f"rate_{unit}" for unit in UNITS)
@@ -28,16 +28,21 @@ def _resolved_rates(base: dict[str, Decimal]) -> tuple[dict[str, Decimal | None]
     return rates, borrowed
 
 
+def _scaled(rates: dict[str, Decimal], multiplier: Decimal) -> dict[str, Decimal]:
+    """A mode multiplier discounts token units; per-search and per-request fees are not tokens and stay."""
+    return {u: r if u in PER_CALL_UNITS else r * multiplier for u, r in rates.items()}
+
+
 def _mode_rates(version: Version, mode: Mode | None) -> list[tuple[Tier | None, dict[str, Decimal]]]:
     """Base and tier rate sets for a mode: multiplier over base and tiers, explicit rates/tiers win."""
     multiplier = mode.multiplier if mode else Decimal(1)
-    base = {u: r * multiplier for u, r in version.rates.items()}
+    base = _scaled(version.rates, multiplier)
     if mode:
         base.update(mode.rates)
     if mode and mode.tiers is not None:
         tiers = [(t, {**base, **t.rates}) for t in mode.tiers]
     else:
-        tiers = [(t, {**base, **{u: r * multiplier for u, r in t.rates.items()}}) for t in version.tiers]
+        tiers = [(t, {**base, **_scaled(t.rates, multiplier)}) for t in version.tiers]
     return [(None, base), *tiers]
 
 
@@ -80,11 +85,21 @@ def price_rows(model: Model, catalog_id: str) -> list[dict]:
 def price_table(models: list[Model], catalog_id: str) -> pl.DataFrame:
     rows = [row for model in models for row in price_rows(model, catalog_id)]
     schema = {
-        "price_key": pl.String, "price_provider": pl.String, "price_model": pl.String, "mode": pl.String,
-        "eff_from": pl.Datetime("us", "UTC"), "eff_to": pl.Datetime("us", "UTC"), "price_version": pl.Date,
-        "tier_lo": pl.Int64, "tier_hi": pl.Int64, "price_tier": pl.String, "price_note": pl.String,
-        "price_source": pl.String, "catalog_id": pl.String,
-        "borrowed_cache_read": pl.String, "borrowed_cache_write_1h": pl.String,
-        **{col: MONEY_DTYPE for col in RATE_COLUMNS},
+        "price_key": pl.String,
+        "price_provider": pl.String,
+        "price_model": pl.String,
+        "mode": pl.String,
+        "eff_from": pl.Datetime("us", "UTC"),
+        "eff_to": pl.Datetime("us", "UTC"),
+        "price_version": pl.Date,
+        "tier_lo": pl.Int64,
+        "tier_hi": pl.Int64,
+        "price_tier": pl.String,
+        "price_note": pl.String,
+        "price_source": pl.String,
+        "catalog_id": pl.String,
+        "borrowed_cache_read": pl.String,
+        "borrowed_cache_write_1h": pl.String,
+        **dict.fromkeys(RATE_COLUMNS, MONEY_DTYPE),
     }
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -10,7 +10,7 @@ import typer
 from llmaudit.cli.errors import exits_cleanly
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -23,15 +23,21 @@ def analyze_command(
         None, help="Log files or directories (recursive; .gz accepted). Omit to re-analyze the history store."
     ),
     catalog: list[Path] = typer.Option(
-        None, "--catalog", help="Extra pricing YAML file or directory layered on the bundled catalog "
-        "(repeatable; env LLMAUDIT_CATALOG)."
+        None,
+        "--catalog",
+        help="Extra pricing YAML file or directory layered on the bundled catalog "
+        "(repeatable; env LLMAUDIT_CATALOG).",
     ),
     since: str = typer.Option(None, help="Only calls at or after this UTC date/time (YYYY-MM-DD[THH:MM])."),
     until: str = typer.Option(None, help="Only calls before the end of this UTC date (or before this time)."),
-    by: str = typer.Option(None, help="Group by columns, e.g. model,day or feature,user (see docs for the list)."),
+    by: str = typer.Option(
+        None, help="Group by columns, e.g. model,day or feature,user (see docs for the list)."
+    ),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Report format."),
     out: Path = typer.Option(None, "--out", help="Also write one row per call to FILE.parquet|.csv|.jsonl."),
-    db: Path = typer.Option(None, "--db", help="History store (default ./.llmaudit/history.duckdb; env LLMAUDIT_DB)."),
+    db: Path = typer.Option(
+        None, "--db", help="History store (default ./.llmaudit/history.duckdb; env LLMAUDIT_DB)."
+    ),
     no_store: bool = typer.Option(False, "--no-store", help="Do not add what was read to the history store."),
     input_format: str = typer.Option("auto", "--input-format", help="Force a reader instead of sniffing."),
     mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping for generic JSONL/CSV logs."),
@@ -46,8 +52,9 @@ def analyze_command(
     loaded = load_catalog(*(catalog or []))
     store = HistoryStore(db)
     if paths:
-        report = analyze(paths, catalog=loaded, since=since, until=until, by=by, format=input_format,
-                         mapping=mapping)
+        report = analyze(
+            paths, catalog=loaded, since=since, until=until, by=by, format=input_format, mapping=mapping
+        )
     else:
         report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
     warn_rejects(report)

@@ -17,10 +17,15 @@ def warn_rejects(report: Report) -> None:
     for row in rejects.head(STDERR_SAMPLE).to_dicts():
         typer.echo(f"llmaudit: {row['file']}:{row['line']}: {row['reason']}", err=True)
     if rejects.height > STDERR_SAMPLE:
-        typer.echo(f"llmaudit: ... and {rejects.height - STDERR_SAMPLE:,} more rejected rows "
-                   "(all of them: --format json)", err=True)
+        typer.echo(
+            f"llmaudit: ... and {rejects.height - STDERR_SAMPLE:,} more rejected rows "
+            "(all of them: --format json)",
+            err=True,
+        )
     for item in report.data["coverage"]["unknown_format_files"]:
-        typer.echo(f"llmaudit: {item['file']}: unknown log format, not read ({item['rows']:,} rows)", err=True)
+        typer.echo(
+            f"llmaudit: {item['file']}: unknown log format, not read ({item['rows']:,} rows)", err=True
+        )
 
 
 def print_report(report: Report, fmt: str) -> None:
@@ -28,9 +33,10 @@ def print_report(report: Report, fmt: str) -> None:
         from llmaudit.report.jsonout import render_json
 
         data = dict(report.data)
-        data["coverage"] = {**data["coverage"], "rejects": [
-            f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()
-        ]}
+        data["coverage"] = {
+            **data["coverage"],
+            "rejects": [f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()],
+        }
         sys.stdout.write(render_json(report.schema, data) + "\n")
     elif fmt == "csv":
         from llmaudit.report.csvout import render_csv

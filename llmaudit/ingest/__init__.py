@@ -34,16 +34,23 @@ class IngestResult:
     rows_read: int
     collapsed: int
     files: dict[str, str] = field(default_factory=dict)  # file -> format
-    unknown_files: dict[str, int] = field(default_factory=dict)  # file -> rows, not read: format not recognized
+    unknown_files: dict[str, int] = field(
+        default_factory=dict
+    )  # file -> rows, not read: format not recognized
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.calls.height + self.collapsed + self.skipped.height + self.rejects.height
+        return (
+            self.rows_read == self.calls.height + self.collapsed + self.skipped.height + self.rejects.height
+        )
 
 
 def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) -> pl.DataFrame:
     return lines.select(
-        pl.lit(file).alias("file"), "line", pl.lit(reason).alias("reason"), pl.lit(fmt, dtype=pl.String).alias("format")
+        pl.lit(file).alias("file"),
+        "line",
+        pl.lit(reason).alias("reason"),
+        pl.lit(fmt, dtype=pl.String).alias("format"),
     )
 
 
@@ -51,7 +58,11 @@ def _classify(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame, ends_with_new
     """Add `reason` for lines that are not JSON objects (malformed, torn last line, arrays, scalars)."""
     con.register("lines_in", lines)
     last = int(lines["line"].max()) if lines.height else 0
-    torn = "" if ends_with_newline else f"WHEN line = {last} THEN 'truncated last line (file does not end with a newline)'"
+    torn = (
+        ""
+        if ends_with_newline
+        else f"WHEN line = {last} THEN 'truncated last line (file does not end with a newline)'"
+    )
     frame = con.sql(f"""
         SELECT line, text, CASE
             WHEN json_valid(text) THEN CASE WHEN json_type(text) = 'OBJECT' THEN NULL
@@ -73,13 +84,15 @@ def _run_reader(con: duckdb.DuckDBPyConnection, reader: JsonReader, objects: pl.
 
 
 def _empty_raw() -> pl.DataFrame:
-    return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String, **{f: pl.String for f in RAW_FIELDS}})
+    return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String, **dict.fromkeys(RAW_FIELDS, pl.String)})
 
 
 def _read_json_file(con, path: Path, data: bytes, readers: list[JsonReader], forced: JsonReader | None):
     """(raw frame, rejects, format name) for one JSON/JSONL file."""
     file = str(path)
-    lines = json_document_lines(data) if data.lstrip()[:1] == b"[" or _logical_suffix(path) == ".json" else None
+    lines = (
+        json_document_lines(data) if data.lstrip()[:1] == b"[" or _logical_suffix(path) == ".json" else None
+    )
     if lines is None:
         lines = split_lines(data)
     classified = _classify(con, lines, data.endswith(b"\n") or _logical_suffix(path) == ".json")
@@ -97,8 +110,11 @@ def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
     separator = "\t" if _logical_suffix(path) == ".tsv" else ","
     try:
         frame = pl.read_csv(
-            io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")), infer_schema=False, separator=separator,
-            truncate_ragged_lines=True, encoding="utf8-lossy",
+            io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
+            infer_schema=False,
+            separator=separator,
+            truncate_ragged_lines=True,
+            encoding="utf8-lossy",
         )
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise InputError(f"{path}:1: not a readable CSV file: {str(exc).splitlines()[0]}") from None
@@ -106,7 +122,8 @@ def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
         return None, frame.height, None
     # CSV line numbers: header is line 1 (quoted multi-line cells would shift this; noted in README).
     frame = frame.with_row_index("line", offset=2).with_columns(
-        pl.col("line").cast(pl.Int64), pl.concat_str(pl.all().exclude("line").fill_null(""), separator=",").alias("text")
+        pl.col("line").cast(pl.Int64),
+        pl.concat_str(pl.all().exclude("line").fill_null(""), separator=",").alias("text"),
     )
     return csv_raw_frame(frame, mapping), pl.DataFrame(schema=REJECT_SCHEMA), "generic_csv"
 
@@ -130,7 +147,9 @@ def read_logs(
     if format != "auto":
         forced = next((r for r in readers if r.name == format), None)
         if forced is None and format != "generic_csv":
-            raise InputError(f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv")
+            raise InputError(
+                f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv"
+            )
     con = duckdb.connect()
     raws: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
@@ -141,7 +160,9 @@ def read_logs(
         data = read_bytes(path)
         is_csv = _logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv"
         raw, file_rejects, fmt = (
-            _read_csv_file(path, data, mapping) if is_csv else _read_json_file(con, path, data, readers, forced)
+            _read_csv_file(path, data, mapping)
+            if is_csv
+            else _read_json_file(con, path, data, readers, forced)
         )
         if raw is None:
             unknown[str(path)] = file_rejects
@@ -151,15 +172,24 @@ def read_logs(
         raws.append(raw.with_columns(pl.lit(str(path)).alias("source_file")))
         rejects.append(file_rejects.cast(REJECT_SCHEMA))
     if not formats:
-        raise InputError(f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "
-                         f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)")
-    raw = pl.concat([r.cast({c: pl.String for c in RAW_FIELDS}) for r in raws], how="diagonal_relaxed")
+        raise InputError(
+            f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "
+            f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
+        )
+    raw = pl.concat([r.cast(dict.fromkeys(RAW_FIELDS, pl.String)) for r in raws], how="diagonal_relaxed")
     raw = _with_record_ids(con, raw)
     calls, skipped, row_rejects = normalize(raw)
     calls, collapsed = collapse(calls)
     all_rejects = pl.concat([*rejects, row_rejects.cast(REJECT_SCHEMA)]).sort(["file", "line"])
-    return IngestResult(calls=calls, rejects=all_rejects, skipped=skipped, rows_read=rows_read,
-                        collapsed=collapsed, files=formats, unknown_files=unknown)
+    return IngestResult(
+        calls=calls,
+        rejects=all_rejects,
+        skipped=skipped,
+        rows_read=rows_read,
+        collapsed=collapsed,
+        files=formats,
+        unknown_files=unknown,
+    )
 
 
 def _with_record_ids(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> pl.DataFrame:

@@ -10,10 +10,20 @@ from typing import Any
 
 from llmaudit.ingest.spec import JsonReader, dig
 
+_ANTHROPIC_USAGE_KEYS = {"cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation"}
+
 
 def _is_message(body: Any) -> bool:
-    return isinstance(body, dict) and body.get("type") == "message" and isinstance(body.get("usage"), dict) and (
-        "input_tokens" in body["usage"] or "output_tokens" in body["usage"]
+    """A Messages object, or a bare {model, usage} record whose usage has Anthropic's cache field names."""
+    if not isinstance(body, dict) or not isinstance(body.get("usage"), dict):
+        return False
+    usage = body["usage"]
+    if body.get("type") == "message":
+        return "input_tokens" in usage or "output_tokens" in usage
+    return (
+        isinstance(body.get("model"), str)
+        and "input_tokens" in usage
+        and bool(_ANTHROPIC_USAGE_KEYS & set(usage))
     )
 
 
@@ -76,7 +86,7 @@ ANTHROPIC = JsonReader(
         "provider": "'anthropic'",
         "source_key": "coalesce({request_id}, {response.id}, {id})",
         "is_batch": "CASE WHEN coalesce({response.usage.service_tier}, {usage.service_tier}) = 'batch' "
-                    "THEN 'true' END",
+        "THEN 'true' END",
         "input_includes_cache": "'false'",
         "status": "CASE WHEN {error.type} IS NOT NULL THEN 'error' ELSE 'ok' END",
         "region": _GEO.replace("{r}", "coalesce({response.usage.inference_geo}, {usage.inference_geo})"),
@@ -95,7 +105,7 @@ ANTHROPIC_BATCH = JsonReader(
         "is_batch": "'true'",
         "input_includes_cache": "'false'",
         "status": "CASE {result.type} WHEN 'succeeded' THEN 'ok' WHEN 'errored' THEN 'error' "
-                  "WHEN 'canceled' THEN 'cancelled' WHEN 'expired' THEN 'expired' ELSE 'error' END",
+        "WHEN 'canceled' THEN 'cancelled' WHEN 'expired' THEN 'expired' ELSE 'error' END",
         "region": _GEO.replace("{r}", "{result.message.usage.inference_geo}"),
     },
 )

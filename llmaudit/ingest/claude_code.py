@@ -14,7 +14,9 @@ from llmaudit.ingest.spec import JsonReader
 
 def _sniff(obj: dict[str, Any]) -> bool:
     message = obj.get("message")
-    if "sessionId" in obj and ("message" in obj or obj.get("type") in {"user", "assistant", "summary", "system"}):
+    if "sessionId" in obj and (
+        "message" in obj or obj.get("type") in {"user", "assistant", "summary", "system"}
+    ):
         return True
     return "requestId" in obj and isinstance(message, dict) and "usage" in message and "timestamp" in obj
 
@@ -49,12 +51,12 @@ CLAUDE_CODE = JsonReader(
         "provider": "'anthropic'",
         "gateway": "'claude-code'",
         "source_key": "CASE WHEN {message.id} IS NOT NULL AND {requestId} IS NOT NULL "
-                      "THEN {message.id} || ':' || {requestId} ELSE {uuid} END",
+        "THEN {message.id} || ':' || {requestId} ELSE {uuid} END",
         "skip_reason": f"CASE WHEN {_IS_ERROR} OR {_HAS_USAGE} OR {{type}} = 'assistant' THEN NULL "
-                       "ELSE 'no usage (' || coalesce({type}, 'untyped') || ' line)' END",
+        "ELSE 'no usage (' || coalesce({type}, 'untyped') || ' line)' END",
         "status": f"CASE WHEN {_IS_ERROR} THEN 'error' ELSE 'ok' END",
         "service_tier": "CASE WHEN {message.usage.speed} = 'fast' THEN 'fast' "
-                        "ELSE {message.usage.service_tier} END",
+        "ELSE {message.usage.service_tier} END",
         "input_includes_cache": "'false'",
         "feature": "CASE WHEN {isSidechain} = 'true' THEN 'sidechain' END",
     },

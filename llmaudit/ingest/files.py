@@ -33,15 +33,19 @@ def discover(paths: list[str | Path]) -> list[Path]:
             found.append(path)
         elif path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and _logical_suffix(p) in LOG_SUFFIXES
             )
         else:
             raise InputError(f"{path}: no such file or directory")
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
-        raise InputError(f"{', '.join(map(str, paths))}: no log files found (looked for {', '.join(sorted(LOG_SUFFIXES))})")
+        raise InputError(
+            f"{', '.join(map(str, paths))}: no log files found (looked for {', '.join(sorted(LOG_SUFFIXES))})"
+        )
     return unique
 
 
@@ -60,7 +64,9 @@ def read_bytes(path: Path) -> bytes:
 
             return zstandard.ZstdDecompressor().decompressobj().decompress(data)
     except ImportError:
-        raise InputError(f"{path}: reading .zst needs the zstandard package (pip install zstandard)") from None
+        raise InputError(
+            f"{path}: reading .zst needs the zstandard package (pip install zstandard)"
+        ) from None
     except (OSError, EOFError, ValueError) as exc:
         raise InputError(f"{path}: cannot decompress: {exc}") from None
     return data
@@ -73,8 +79,14 @@ def split_lines(data: bytes) -> pl.DataFrame:
     if not data.strip():
         return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
     frame = pl.read_csv(
-        io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None, new_columns=["text"],
-        schema={"text": pl.String}, truncate_ragged_lines=True, encoding="utf8-lossy",
+        io.BytesIO(data),
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        new_columns=["text"],
+        schema={"text": pl.String},
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy",
     )
     return (
         frame.with_row_index("line", offset=1)

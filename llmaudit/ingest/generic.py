@@ -23,23 +23,45 @@ from llmaudit.ingest.spec import RAW_FIELDS, JsonReader, dig
 
 # our column name -> (raw field, candidate names in logs; first present wins)
 GENERIC_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "timestamp": ("ts", ("timestamp", "ts", "time", "created_at", "created", "start_time", "startTime",
-                         "datetime", "date")),
+    "timestamp": (
+        "ts",
+        ("timestamp", "ts", "time", "created_at", "created", "start_time", "startTime", "datetime", "date"),
+    ),
     "end_time": ("ts_end", ("end_time", "endTime", "completed_at")),
     "model": ("model_raw", ("model", "model_name", "model_id", "modelId", "usage.model")),
     "provider": ("provider", ("provider", "llm_provider", "custom_llm_provider")),
-    "input_tokens": ("tok_input", ("input_tokens", "prompt_tokens", "tokens_in", "usage.input_tokens",
-                                   "usage.prompt_tokens")),
+    "input_tokens": (
+        "tok_input",
+        ("input_tokens", "prompt_tokens", "tokens_in", "usage.input_tokens", "usage.prompt_tokens"),
+    ),
     "input_uncached_tokens": ("_uncached", ("input_uncached_tokens", "uncached_input_tokens")),
-    "cached_tokens": ("tok_cache_read", ("cached_tokens", "cache_read_tokens", "cache_read_input_tokens",
-                                         "cached_input_tokens", "input_cached_tokens",
-                                         "usage.prompt_tokens_details.cached_tokens")),
-    "cache_write_tokens": ("tok_cache_write", ("cache_write_tokens", "cache_creation_input_tokens",
-                                               "input_cache_write_tokens")),
+    "cached_tokens": (
+        "tok_cache_read",
+        (
+            "cached_tokens",
+            "cache_read_tokens",
+            "cache_read_input_tokens",
+            "cached_input_tokens",
+            "input_cached_tokens",
+            "usage.prompt_tokens_details.cached_tokens",
+        ),
+    ),
+    "cache_write_tokens": (
+        "tok_cache_write",
+        ("cache_write_tokens", "cache_creation_input_tokens", "input_cache_write_tokens"),
+    ),
     "cache_write_5m_tokens": ("tok_cache_write_5m", ("cache_write_5m_tokens",)),
     "cache_write_1h_tokens": ("tok_cache_write_1h", ("cache_write_1h_tokens",)),
-    "output_tokens": ("tok_output", ("output_tokens", "completion_tokens", "tokens_out", "usage.output_tokens",
-                                     "usage.completion_tokens")),
+    "output_tokens": (
+        "tok_output",
+        (
+            "output_tokens",
+            "completion_tokens",
+            "tokens_out",
+            "usage.output_tokens",
+            "usage.completion_tokens",
+        ),
+    ),
     "reasoning_tokens": ("tok_reasoning", ("reasoning_tokens", "reasoning_output_tokens")),
     "web_search_requests": ("tok_web_search", ("web_search_requests",)),
     "user": ("user_id", ("user_id", "user", "end_user")),
@@ -56,7 +78,10 @@ GENERIC_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "batch": ("is_batch", ("is_batch", "batch")),
     "region": ("region", ("region",)),
     "latency_ms": ("latency_ms", ("latency_ms", "duration_ms")),
-    "request_count": ("request_count", ("request_count", "num_model_requests", "api_requests", "num_requests")),
+    "request_count": (
+        "request_count",
+        ("request_count", "num_model_requests", "api_requests", "num_requests"),
+    ),
     "cost": ("cost_reported", ("cost_usd", "cost", "spend", "total_cost", "response_cost")),
 }
 _MODEL_KEYS = GENERIC_FIELDS["model"][1]
@@ -88,13 +113,17 @@ def load_mapping(path: str | Path | None) -> Mapping:
     columns = {str(k): str(v) for k, v in (doc.get("columns") or {}).items()}
     unknown = sorted(set(columns) - set(GENERIC_FIELDS))
     if unknown:
-        raise InputError(f"{path}:{getattr(doc.get('columns'), 'line', 1)}: unknown field(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(GENERIC_FIELDS)}")
+        raise InputError(
+            f"{path}:{getattr(doc.get('columns'), 'line', 1)}: unknown field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(GENERIC_FIELDS)}"
+        )
     return Mapping(columns=columns, input_includes_cache=bool(doc.get("input_includes_cache", True)))
 
 
 def _sniff(obj: dict[str, Any]) -> bool:
-    return any(dig(obj, k) is not None for k in _MODEL_KEYS) and any(dig(obj, k) is not None for k in _TOKEN_KEYS)
+    return any(dig(obj, k) is not None for k in _MODEL_KEYS) and any(
+        dig(obj, k) is not None for k in _TOKEN_KEYS
+    )
 
 
 def generic_json_reader(mapping: Mapping) -> JsonReader:
@@ -111,9 +140,12 @@ def generic_json_reader(mapping: Mapping) -> JsonReader:
         exprs={
             "tok_input": f"coalesce({first}, " + ", ".join("{" + p + "}" for p in paths["tok_input"]) + ")",
             "input_includes_cache": f"CASE WHEN {first} IS NOT NULL THEN 'false' ELSE {includes} END",
-            "source_key": "coalesce(" + ", ".join("{" + p + "}" for p in source_key) + ")" if source_key else "NULL",
-            "row_kind": "CASE WHEN coalesce(" + ", ".join("{" + p + "}" for p in paths["request_count"])
-                        + ") IS NOT NULL THEN 'aggregate' END",
+            "source_key": "coalesce(" + ", ".join("{" + p + "}" for p in source_key) + ")"
+            if source_key
+            else "NULL",
+            "row_kind": "CASE WHEN coalesce("
+            + ", ".join("{" + p + "}" for p in paths["request_count"])
+            + ") IS NOT NULL THEN 'aggregate' END",
         },
     )
 
@@ -132,14 +164,16 @@ def csv_raw_frame(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
     uncached = exprs.pop("_uncached")
     exprs["tok_input"] = pl.coalesce(uncached, exprs["tok_input"])
     exprs["input_includes_cache"] = (
-        pl.when(uncached.is_not_null()).then(pl.lit("false"))
+        pl.when(uncached.is_not_null())
+        .then(pl.lit("false"))
         .otherwise(pl.lit("true" if mapping.input_includes_cache else "false"))
     )
     exprs["source_key"] = exprs["request_id"]
     exprs["row_kind"] = pl.when(exprs["request_count"].is_not_null()).then(pl.lit("aggregate"))
     exprs["source_format"] = pl.lit("generic_csv")
     return frame.select(
-        pl.col("line"), pl.col("text"),
+        pl.col("line"),
+        pl.col("text"),
         *[exprs.get(name, pl.lit(None, dtype=pl.String)).cast(pl.String).alias(name) for name in RAW_FIELDS],
     )
 

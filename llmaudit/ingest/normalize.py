@@ -36,7 +36,9 @@ def _count(name: str) -> tuple[pl.Expr, pl.Expr]:
     """(Int64 value, reason when the text is present but not a non-negative whole number)."""
     text = pl.col(name).str.strip_chars()
     ok = text.str.contains(_WHOLE)
-    value = pl.when(ok).then(text.str.replace(r"\.0*$", "").str.strip_prefix("+").cast(pl.Int64, strict=False))
+    value = pl.when(ok).then(
+        text.str.replace(r"\.0*$", "").str.strip_prefix("+").cast(pl.Int64, strict=False)
+    )
     reason = pl.when(text.is_not_null() & ~ok.fill_null(False)).then(
         pl.format("{} is not a non-negative whole number: {}", pl.lit(_COUNTS[name]), text.str.slice(0, 40))
     )
@@ -49,15 +51,19 @@ def _timestamp(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     numeric = text.cast(pl.Float64, strict=False)
     magnitude = numeric.abs()
     from_unix = (
-        pl.when(magnitude < 1e11).then(numeric * 1e6)
-        .when(magnitude < 1e14).then(numeric * 1e3)
+        pl.when(magnitude < 1e11)
+        .then(numeric * 1e6)
+        .when(magnitude < 1e14)
+        .then(numeric * 1e3)
         .otherwise(numeric)
-        .round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"))
+        .round(0)
+        .cast(pl.Int64, strict=False)
+        .cast(pl.Datetime("us", "UTC"))
     )
     iso = text.str.replace(r"[zZ]$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
-    with_offset = pl.coalesce([
-        iso.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False) for fmt in _UTC_FORMATS
-    ])
+    with_offset = pl.coalesce(
+        [iso.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False) for fmt in _UTC_FORMATS]
+    )
     naive = pl.coalesce(
         [iso.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _NAIVE_FORMATS]
         + [iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us"))]
@@ -72,8 +78,11 @@ def _timestamp(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 def _bool(name: str) -> pl.Expr:
     text = pl.col(name).str.strip_chars().str.to_lowercase()
-    return pl.when(text.is_in(["true", "1", "yes", "t"])).then(True).when(text.is_in(["false", "0", "no", "f"])).then(
-        False
+    return (
+        pl.when(text.is_in(["true", "1", "yes", "t"]))
+        .then(True)
+        .when(text.is_in(["false", "0", "no", "f"]))
+        .then(False)
     )
 
 
@@ -87,7 +96,9 @@ def _money(name: str) -> pl.Expr:
 
 def redact_secrets(text: pl.Expr) -> pl.Expr:
     """Keep a key's prefix for attribution, never the secret (DESIGN §8)."""
-    return text.str.replace_all(r"\b((?:sk|pk|rk)-(?:ant-|proj-|admin-)?[A-Za-z0-9]{0,4})[A-Za-z0-9_\-]{8,}", "${1}…")
+    return text.str.replace_all(
+        r"\b((?:sk|pk|rk)-(?:ant-|proj-|admin-)?[A-Za-z0-9]{0,4})[A-Za-z0-9_\-]{8,}", "${1}…"
+    )
 
 
 def _normalized_models(models: pl.Series) -> pl.Series:
@@ -104,24 +115,39 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
     ts_end, _, _ = _timestamp("ts_end")
     typed = raw.with_columns(
         *[value.alias(f"_{name}") for name, (value, _) in counts.items()],
-        ts.alias("_ts"), ts_end.alias("_ts_end"), tz_assumed.alias("_tz_assumed"),
+        ts.alias("_ts"),
+        ts_end.alias("_ts_end"),
+        tz_assumed.alias("_tz_assumed"),
         _bool("input_includes_cache").fill_null(False).alias("_includes"),
         _bool("output_excludes_reasoning").fill_null(False).alias("_excl_reasoning"),
         pl.coalesce(*[reason for _, reason in counts.values()], ts_reason).alias("_type_reason"),
     )
     split_known = pl.col("_tok_cache_write_5m").is_not_null() | pl.col("_tok_cache_write_1h").is_not_null()
     write_total = pl.col("_tok_cache_write")
-    w5 = pl.when(split_known).then(
-        pl.col("_tok_cache_write_5m").fill_null(0)
-        + pl.max_horizontal(
-            write_total.fill_null(0) - pl.col("_tok_cache_write_5m").fill_null(0)
-            - pl.col("_tok_cache_write_1h").fill_null(0), pl.lit(0)
+    w5 = (
+        pl.when(split_known)
+        .then(
+            pl.col("_tok_cache_write_5m").fill_null(0)
+            + pl.max_horizontal(
+                write_total.fill_null(0)
+                - pl.col("_tok_cache_write_5m").fill_null(0)
+                - pl.col("_tok_cache_write_1h").fill_null(0),
+                pl.lit(0),
+            )
         )
-    ).otherwise(write_total)
-    w1h = pl.when(split_known).then(pl.col("_tok_cache_write_1h").fill_null(0)).when(write_total.is_not_null()).then(0)
+        .otherwise(write_total)
+    )
+    w1h = (
+        pl.when(split_known)
+        .then(pl.col("_tok_cache_write_1h").fill_null(0))
+        .when(write_total.is_not_null())
+        .then(0)
+    )
     read = pl.col("_tok_cache_read")
     included = read.fill_null(0) + write_total.fill_null(0)
-    uncached = pl.when(pl.col("_includes")).then(pl.col("_tok_input") - included).otherwise(pl.col("_tok_input"))
+    uncached = (
+        pl.when(pl.col("_includes")).then(pl.col("_tok_input") - included).otherwise(pl.col("_tok_input"))
+    )
     typed = typed.with_columns(
         uncached.alias("input_uncached_tokens"),
         read.alias("cache_read_tokens"),
@@ -129,9 +155,15 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         w1h.cast(pl.Int64).alias("cache_write_1h_tokens"),
         pl.when(pl.col("_excl_reasoning"))
         .then(pl.col("_tok_output") + pl.col("_tok_reasoning").fill_null(0))
-        .otherwise(pl.col("_tok_output")).alias("output_tokens"),
+        .otherwise(pl.col("_tok_output"))
+        .alias("output_tokens"),
     )
-    usage_cols = ["input_uncached_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]
+    usage_cols = [
+        "input_uncached_tokens",
+        "cache_read_tokens",
+        "cache_write_5m_tokens",
+        "cache_write_1h_tokens",
+    ]
     has_input = pl.any_horizontal([pl.col(c).is_not_null() for c in usage_cols])
     typed = typed.with_columns(
         pl.when(has_input).then(pl.sum_horizontal(usage_cols)).alias("input_total_tokens"),
@@ -152,11 +184,15 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
     )
     typed = typed.with_columns(reason.alias("_reason"))
     rejects = typed.filter(pl.col("_reason").is_not_null() & pl.col("skip_reason").is_null()).select(
-        pl.col("source_file").alias("file"), "line", pl.col("_reason").alias("reason"),
+        pl.col("source_file").alias("file"),
+        "line",
+        pl.col("_reason").alias("reason"),
         pl.col("source_format").alias("format"),
     )
     skipped = typed.filter(pl.col("skip_reason").is_not_null()).select(
-        pl.col("source_file").alias("file"), "line", pl.col("skip_reason").alias("reason"),
+        pl.col("source_file").alias("file"),
+        "line",
+        pl.col("skip_reason").alias("reason"),
         pl.col("source_format").alias("format"),
     )
     good = typed.filter(pl.col("_reason").is_null() & pl.col("skip_reason").is_null())
@@ -164,7 +200,9 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         pl.col("_ts").alias("ts"),
         pl.col("_ts_end").alias("ts_end"),
         pl.col("_tz_assumed").fill_null(False).alias("tz_assumed"),
-        pl.col("source_line").cast(pl.Int64) if "source_line" in good.columns else pl.col("line").alias("source_line"),
+        pl.col("source_line").cast(pl.Int64)
+        if "source_line" in good.columns
+        else pl.col("line").alias("source_line"),
         pl.col("row_kind").fill_null("call"),
         pl.col("_request_count").fill_null(1).alias("request_count"),
         _bool("is_batch").fill_null(False).alias("is_batch"),
@@ -179,7 +217,11 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         pl.lit(None, dtype=pl.List(pl.String)).alias("tags"),
         redact_secrets(pl.col("api_key_id")),
     )
-    return conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA), skipped, rejects
+    return (
+        conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA),
+        skipped,
+        rejects,
+    )
 
 
 def collapse(calls: pl.DataFrame) -> tuple[pl.DataFrame, int]:

@@ -14,12 +14,17 @@ _OBJECTS = {"chat.completion", "response", "text_completion", "list"}
 
 
 def _is_openai_body(body: Any) -> bool:
+    """A chat/response object, or a bare {model, usage} record with OpenAI's usage names."""
     if not isinstance(body, dict):
         return False
     usage = body.get("usage")
     if body.get("object") in _OBJECTS and (usage is None or isinstance(usage, dict)):
         return True
-    return isinstance(usage, dict) and "prompt_tokens" in usage and "choices" in body
+    if not isinstance(usage, dict) or not isinstance(body.get("model"), str):
+        return False
+    return "prompt_tokens" in usage or (
+        "input_tokens" in usage and bool({"input_tokens_details", "output_tokens_details"} & set(usage))
+    )
 
 
 def _sniff_openai(obj: dict[str, Any]) -> bool:
@@ -27,8 +32,13 @@ def _sniff_openai(obj: dict[str, Any]) -> bool:
 
 
 def _sniff_batch(obj: dict[str, Any]) -> bool:
-    return "custom_id" in obj and ("response" in obj or "error" in obj) and (
-        str(obj.get("id", "")).startswith("batch_req") or isinstance(dig(obj, "response.status_code"), int)
+    return (
+        "custom_id" in obj
+        and ("response" in obj or "error" in obj)
+        and (
+            str(obj.get("id", "")).startswith("batch_req")
+            or isinstance(dig(obj, "response.status_code"), int)
+        )
     )
 
 
@@ -41,18 +51,24 @@ def _usage_paths(body: str) -> dict[str, tuple[str, ...]]:
         "service_tier": (f"{body}service_tier",),
         "finish_reason": (f"{body}choices.0.finish_reason",),
         "tok_input": (f"{u}.prompt_tokens", f"{u}.input_tokens"),
-        "tok_cache_read": (f"{u}.prompt_tokens_details.cached_tokens", f"{u}.input_tokens_details.cached_tokens"),
+        "tok_cache_read": (
+            f"{u}.prompt_tokens_details.cached_tokens",
+            f"{u}.input_tokens_details.cached_tokens",
+        ),
         "tok_cache_write": (
-            f"{u}.prompt_tokens_details.cache_write_tokens", f"{u}.input_tokens_details.cache_write_tokens",
+            f"{u}.prompt_tokens_details.cache_write_tokens",
+            f"{u}.input_tokens_details.cache_write_tokens",
         ),
         "tok_output": (f"{u}.completion_tokens", f"{u}.output_tokens"),
         "tok_reasoning": (
-            f"{u}.completion_tokens_details.reasoning_tokens", f"{u}.output_tokens_details.reasoning_tokens",
+            f"{u}.completion_tokens_details.reasoning_tokens",
+            f"{u}.output_tokens_details.reasoning_tokens",
         ),
         "tok_input_audio": (f"{u}.prompt_tokens_details.audio_tokens",),
         "tok_output_audio": (f"{u}.completion_tokens_details.audio_tokens",),
         "tok_input_image": (f"{u}.prompt_tokens_details.image_tokens",),
         "response_text": (f"{body}choices.0.message.content", f"{body}output_text"),
+        "cost_reported": (f"{u}.cost",),  # OpenRouter puts the credits charged here
     }
 
 
@@ -75,12 +91,19 @@ def _envelope_reader() -> JsonReader:
         sniff=_sniff_openai,
         paths={
             **paths,
-            "ts": ("timestamp", "ts", "metadata.timestamp", "response.created", "created",
-                   "response.created_at", "created_at"),
+            "ts": (
+                "timestamp",
+                "ts",
+                "metadata.timestamp",
+                "response.created",
+                "created",
+                "response.created_at",
+                "created_at",
+            ),
             "ts_end": ("response.completed_at", "completed_at"),
             "request_id": ("request_id", "metadata.request_id", "x_request_id"),
-            "user_id": tuple(f"{m}.{k}" for m in meta for k in ("user_id", "user")) + (
-                "request.user", "response.user", "user", "response.safety_identifier", "safety_identifier"),
+            "user_id": tuple(f"{m}.{k}" for m in meta for k in ("user_id", "user"))
+            + ("request.user", "response.user", "user", "response.safety_identifier", "safety_identifier"),
             "feature": tuple(f"{m}.{k}" for m in meta for k in ("feature", "tag", "use_case")),
             "project_id": tuple(f"{m}.{k}" for m in meta for k in ("project_id", "project")),
             "api_key_id": tuple(f"{m}.api_key_id" for m in meta),
@@ -93,10 +116,10 @@ def _envelope_reader() -> JsonReader:
         },
         exprs={
             "source_format": "CASE WHEN coalesce({response.object}, {object}) = 'response' "
-                             "THEN 'openai_responses' ELSE 'openai_chat' END",
+            "THEN 'openai_responses' ELSE 'openai_chat' END",
             "source_key": "coalesce({request_id}, {response.id}, {id})",
             "status": f"CASE WHEN {{error.type}} IS NOT NULL OR {{error.message}} IS NOT NULL THEN 'error' "
-                      f"ELSE {status} END",
+            f"ELSE {status} END",
             "input_includes_cache": "'true'",
             "is_batch": "CASE WHEN lower(coalesce({metadata.batch}, '')) = 'true' THEN 'true' END",
         },
@@ -121,8 +144,8 @@ def _batch_reader() -> JsonReader:
             "is_batch": "'true'",
             "input_includes_cache": "'true'",
             "status": "CASE WHEN {error.code} IS NOT NULL OR {error.message} IS NOT NULL "
-                      "OR {response.status_code} IS NULL "
-                      "OR try_cast({response.status_code} AS INTEGER) >= 400 THEN 'error' ELSE 'ok' END",
+            "OR {response.status_code} IS NULL "
+            "OR try_cast({response.status_code} AS INTEGER) >= 400 THEN 'error' ELSE 'ok' END",
         },
     )
 

@@ -69,6 +69,7 @@ def reader_sql(reader: JsonReader, source: str) -> str:
         columns.append(f"  ({expr})::VARCHAR AS {name}")
     shape_literal = json.dumps(shape).replace("'", "''")
     return (
-        "SELECT line, text,\n" + ",\n".join(columns) +
-        f"\nFROM (SELECT line, text, json_transform(text, '{shape_literal}') AS r FROM {source})"
+        "SELECT line, text,\n"
+        + ",\n".join(columns)
+        + f"\nFROM (SELECT line, text, json_transform(text, '{shape_literal}') AS r FROM {source})"
     )

@@ -31,13 +31,14 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"extra, net {usd(cache['net_saving_usd'])}."
     )
     keys, rows = main_breakdown(data)
-    lines += ["", "| " + " | ".join([*keys, "calls", "cost", "share"]) + " |",
-              "|" + "---|" * (len(keys) + 3)]
+    lines += ["", "| " + " | ".join([*keys, "calls", "cost", "share"]) + " |", "|" + "---|" * (len(keys) + 3)]
     for row in rows:
         cells = [_escape(str(row.get(k) if row.get(k) is not None else "—")) for k in keys]
         cost = usd(row["cost_usd"]) if row["cost_usd"] is not None else "unpriced"
         lines.append("| " + " | ".join([*cells, f"{row['calls']:,}", cost, f"{row['share']:.1%}"]) + " |")
     if cov["unpriced_models"]:
-        names = ", ".join(f"`{_escape(str(m['model_raw']))}` ({m['calls']})" for m in cov["unpriced_models"][:10])
+        names = ", ".join(
+            f"`{_escape(str(m['model_raw']))}` ({m['calls']})" for m in cov["unpriced_models"][:10]
+        )
         lines += ["", f"Unpriced models: {names}."]
     return "\n".join(lines) + "\n"

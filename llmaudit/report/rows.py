@@ -6,7 +6,15 @@ from typing import Any
 
 from llmaudit.money import decimal_str
 
-BREAKDOWN_FIELDS = ("calls", "priced_calls", "unpriced_calls", "input_tokens", "output_tokens", "cost_usd", "share")
+BREAKDOWN_FIELDS = (
+    "calls",
+    "priced_calls",
+    "unpriced_calls",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "share",
+)
 
 
 def main_breakdown(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -23,8 +31,13 @@ def flat_rows(keys: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str
         for name in BREAKDOWN_FIELDS:
             value = row.get(name)
             flat[name] = (
-                "" if value is None else decimal_str(value) if name == "cost_usd"
-                else f"{value:.4f}" if name == "share" else str(value)
+                ""
+                if value is None
+                else decimal_str(value)
+                if name == "cost_usd"
+                else f"{value:.4f}"
+                if name == "share"
+                else str(value)
             )
         out.append(flat)
     return out

@@ -26,8 +26,11 @@ def _breakdown_table(title: str, keys: list[str], rows: list[dict[str, Any]], li
             cost += f" [yellow](+{row['unpriced_calls']} unpriced)[/]"
         table.add_row(
             *[Text(str(row.get(k)) if row.get(k) is not None else "—") for k in keys],
-            f"{row['calls']:,}", f"{row['input_tokens'] or 0:,}", f"{row['output_tokens'] or 0:,}",
-            cost, f"{row['share']:.1%}",
+            f"{row['calls']:,}",
+            f"{row['input_tokens'] or 0:,}",
+            f"{row['output_tokens'] or 0:,}",
+            cost,
+            f"{row['share']:.1%}",
         )
     if len(rows) > limit:
         table.caption = f"{len(rows) - limit} more rows (use --format json or csv for all)"
@@ -41,7 +44,9 @@ def _coverage(cov: dict[str, Any]) -> Panel:
     lines.append(f"\n{cov['calls']:,} calls: {cov['priced']:,} priced, ")
     lines.append(f"{cov['unpriced']:,} unpriced", style="yellow" if cov["unpriced"] else "")
     lines.append(f"; {cov['rejected']:,} rows rejected", style="red" if cov["rejected"] else "")
-    lines.append(f"; {cov['collapsed']:,} duplicate copies collapsed; {cov['skipped']:,} non-call rows skipped")
+    lines.append(
+        f"; {cov['collapsed']:,} duplicate copies collapsed; {cov['skipped']:,} non-call rows skipped"
+    )
     if cov["outside_period"]:
         lines.append(f"; {cov['outside_period']:,} calls outside --since/--until")
     if not cov["reconciles"]:
@@ -58,8 +63,11 @@ def _coverage(cov: dict[str, Any]) -> Panel:
     for item in cov["unknown_format_files"]:
         lines.append(f"\n  not read (unknown format): {item['file']} ({item['rows']:,} rows)", style="red")
     if cov["calls_without_timestamp"]:
-        lines.append(f"\n  {cov['calls_without_timestamp']:,} calls have no timestamp: priced at the latest "
-                     "catalog version", style="yellow")
+        lines.append(
+            f"\n  {cov['calls_without_timestamp']:,} calls have no timestamp: priced at the latest "
+            "catalog version",
+            style="yellow",
+        )
     return Panel(lines, title="coverage", title_align="left")
 
 
@@ -68,22 +76,31 @@ def _totals(data: dict[str, Any]) -> Panel:
     text = Text()
     text.append("Repriced cost  ", style="bold")
     text.append(usd(tot["cost_usd"]), style="bold green")
-    text.append(f"   input {usd(tot['cost_input_usd'])} · cache reads {usd(tot['cost_cache_read_usd'])} · "
-                f"cache writes {usd(tot['cost_cache_write_usd'])} · output {usd(tot['cost_output_usd'])} · "
-                f"other {usd(tot['cost_other_usd'])}", style="dim")
+    text.append(
+        f"   input {usd(tot['cost_input_usd'])} · cache reads {usd(tot['cost_cache_read_usd'])} · "
+        f"cache writes {usd(tot['cost_cache_write_usd'])} · output {usd(tot['cost_output_usd'])} · "
+        f"other {usd(tot['cost_other_usd'])}",
+        style="dim",
+    )
     if tot["cost_reported_usd"] is not None:
-        text.append(f"\nRecorded by the source {usd(tot['cost_reported_usd'])} on {tot['calls_with_reported_cost']:,}"
-                    f" calls; repriced {usd(tot['cost_repriced_where_reported_usd'])}; difference "
-                    f"{usd(tot['reported_minus_repriced_usd'])}")
+        text.append(
+            f"\nRecorded by the source {usd(tot['cost_reported_usd'])} on {tot['calls_with_reported_cost']:,}"
+            f" calls; repriced {usd(tot['cost_repriced_where_reported_usd'])}; difference "
+            f"{usd(tot['reported_minus_repriced_usd'])}"
+        )
     text.append("\nPrompt cache  ", style="bold")
-    text.append(f"reads saved {usd(cache['read_saving_usd'])} ({cache['cache_read_tokens']:,} tokens), "
-                f"writes cost {usd(cache['write_premium_usd'])} above input "
-                f"({cache['cache_write_5m_tokens']:,} 5m + {cache['cache_write_1h_tokens']:,} 1h tokens): net ")
+    text.append(
+        f"reads saved {usd(cache['read_saving_usd'])} ({cache['cache_read_tokens']:,} tokens), "
+        f"writes cost {usd(cache['write_premium_usd'])} above input "
+        f"({cache['cache_write_5m_tokens']:,} 5m + {cache['cache_write_1h_tokens']:,} 1h tokens): net "
+    )
     net = cache["net_saving_usd"]
     text.append(usd(net), style="green" if net >= 0 else "red")
     period = data["period"]
     if period["first"] is not None:
-        text.append(f"\nPeriod {period['first']:%Y-%m-%d %H:%M} → {period['last']:%Y-%m-%d %H:%M} UTC", style="dim")
+        text.append(
+            f"\nPeriod {period['first']:%Y-%m-%d %H:%M} → {period['last']:%Y-%m-%d %H:%M} UTC", style="dim"
+        )
     text.append(f"\nCatalog {data['catalog']['id']} ({data['catalog']['models']} models)", style="dim")
     return Panel(text, title="totals", title_align="left")
 
@@ -101,8 +118,11 @@ def _exposure(data: dict[str, Any]) -> Table:
 def render_table(data: dict[str, Any], console: Console) -> None:
     parts: list[Any] = [_coverage(data["coverage"]), _totals(data)]
     if "breakdown" in data:
-        parts.append(_breakdown_table(f"by {', '.join(data['breakdown']['by'])}", data["breakdown"]["by"],
-                                      data["breakdown"]["rows"]))
+        parts.append(
+            _breakdown_table(
+                f"by {', '.join(data['breakdown']['by'])}", data["breakdown"]["by"], data["breakdown"]["rows"]
+            )
+        )
     else:
         parts.append(_breakdown_table("by model", ["model"], data["by_model"]))
         parts.append(_breakdown_table("by day", ["day"], data["by_day"], limit=31))
