@@ -7,10 +7,10 @@ arithmetic. The same SQL runs over Parquet or the history store.
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
 from llmaudit.catalog import Catalog
+from llmaudit.db import connect
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
 # service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
@@ -47,6 +47,23 @@ def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         "_catalog_provider": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+USAGE_COLUMNS = (
+    "input_uncached_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+)
+PRICED_UNITS = (
+    *USAGE_COLUMNS,
+    "input_total_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "input_image_tokens",
+    "web_search_requests",
+)
 
 
 def _mode_expr() -> pl.Expr:
@@ -125,7 +142,6 @@ FROM (
     (NOT _has_usage AND status <> 'ok') AS _no_usage_error
   FROM costed
 )
-ORDER BY _row
 """
 
 
@@ -138,39 +154,39 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
     resolution = _resolution(frame, catalog)
-    usage = [
-        c
-        for c in (
-            "input_uncached_tokens",
-            "cache_read_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-            "output_tokens",
-        )
-        if c in frame.columns
-    ]
-    prepared = (
-        frame.with_row_index("_row")
-        .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True)
-        .with_columns(
-            _mode_expr().alias("_mode"),
-            pl.any_horizontal([pl.col(c).is_not_null() for c in usage]).alias("_has_usage"),
-            # cliff tiers apply per call; an aggregate bucket can only use its average call size
-            pl.when(pl.col("row_kind") == "aggregate")
-            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
-            .otherwise(pl.col("input_total_tokens").fill_null(0))
-            .alias("_tier_basis"),
-        )
+    joined = frame.join(
+        resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left"
     )
-    con = duckdb.connect()
-    con.register("calls", prepared)
+    # only what pricing needs crosses into DuckDB: the wide call columns stay in polars
+    narrow = joined.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+        "_price_key",
+        "model_raw",
+        "ts",
+        "row_kind",
+        "request_count",
+        "status",
+        *PRICED_UNITS,
+        _mode_expr().alias("_mode"),
+        pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
+        # cliff tiers apply per call; an aggregate bucket can only use its average call size
+        pl.when(pl.col("row_kind") == "aggregate")
+        .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
+        .otherwise(pl.col("input_total_tokens").fill_null(0))
+        .alias("_tier_basis"),
+    )
+    con = connect()
+    con.register("calls", narrow)
     con.register("prices", catalog.table)
     literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
-    result = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl()
+    costs = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl().sort("_row")
     con.close()
+    result = pl.concat(
+        [joined, costs.select([c for c in PRICE_SCHEMA if c in costs.columns])], how="horizontal"
+    )
     result = result.with_columns(
         pl.coalesce("_catalog_model", "model").alias("model"),
         pl.coalesce("provider", "_catalog_provider").alias("provider"),
-        pl.col("_mode").alias("price_mode"),
+        costs["_mode"].alias("price_mode"),
     )
     return conform(result.select([*CALL_SCHEMA, *PRICE_SCHEMA]), {**CALL_SCHEMA, **PRICE_SCHEMA})

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from llmaudit.db import connect
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -35,7 +36,7 @@ class HistoryStore:
                 f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
             )
         try:
-            return duckdb.connect(str(self.path))
+            return connect(str(self.path))
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from llmaudit.db import connect
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import _logical_suffix, discover, json_document_lines, read_bytes, split_lines
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
@@ -54,56 +55,23 @@ def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) 
     )
 
 
-def _classify(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame, ends_with_newline: bool) -> pl.DataFrame:
-    """Add `reason` for lines that are not JSON objects (malformed, torn last line, arrays, scalars)."""
-    con.register("lines_in", lines)
-    last = int(lines["line"].max()) if lines.height else 0
-    torn = (
-        ""
-        if ends_with_newline
-        else f"WHEN line = {last} THEN 'truncated last line (file does not end with a newline)'"
-    )
-    frame = con.sql(f"""
-        SELECT line, text, CASE
-            WHEN json_valid(text) THEN CASE WHEN json_type(text) = 'OBJECT' THEN NULL
-                 ELSE 'not a JSON object (a JSON ' || CASE json_type(text) WHEN 'VARCHAR' THEN 'string'
-                      WHEN 'ARRAY' THEN 'array' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null'
-                      ELSE 'number' END || ')' END
-            {torn}
-            ELSE 'malformed JSON' END AS reason
-        FROM lines_in ORDER BY line""").pl()
-    con.unregister("lines_in")
-    return frame
-
-
-def _run_reader(con: duckdb.DuckDBPyConnection, reader: JsonReader, objects: pl.DataFrame) -> pl.DataFrame:
-    con.register("objects_in", objects.select("line", "text"))
-    frame = con.sql(reader_sql(reader, "objects_in")).pl()
-    con.unregister("objects_in")
-    return frame
-
-
-def _empty_raw() -> pl.DataFrame:
-    return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String, **dict.fromkeys(RAW_FIELDS, pl.String)})
-
-
 def _read_json_file(con, path: Path, data: bytes, readers: list[JsonReader], forced: JsonReader | None):
-    """(raw frame, rejects, format name) for one JSON/JSONL file."""
+    """(raw frame with record_id, rejects, format name) for one JSON/JSONL file, in one DuckDB pass."""
     file = str(path)
-    lines = (
-        json_document_lines(data) if data.lstrip()[:1] == b"[" or _logical_suffix(path) == ".json" else None
-    )
+    is_document = data.lstrip()[:1] == b"[" or _logical_suffix(path) == ".json"
+    lines = json_document_lines(data) if is_document else None
     if lines is None:
         lines = split_lines(data)
-    classified = _classify(con, lines, data.endswith(b"\n") or _logical_suffix(path) == ".json")
-    bad = classified.filter(pl.col("reason").is_not_null())
-    objects = classified.filter(pl.col("reason").is_null())
-    reader = forced or sniff(objects, readers)
+    reader = forced or sniff(lines, readers)
     if reader is None:
         return None, lines.height, None
+    torn = None if data.endswith(b"\n") or is_document or not lines.height else int(lines["line"][-1])
+    con.register("lines_in", lines)
+    frame = con.sql(reader_sql(reader, "lines_in", file, torn)).pl()
+    con.unregister("lines_in")
+    bad = frame.filter(pl.col("reason").is_not_null())
     rejects = bad.select(pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format"))
-    raw = _run_reader(con, reader, objects) if objects.height else _empty_raw()
-    return raw, rejects, reader.name
+    return frame.filter(pl.col("reason").is_null()).drop("reason"), rejects, reader.name
 
 
 def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
@@ -150,7 +118,7 @@ def read_logs(
             raise InputError(
                 f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv"
             )
-    con = duckdb.connect()
+    con = connect()
     raws: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     formats: dict[str, str] = {}
@@ -169,6 +137,8 @@ def read_logs(
             continue
         formats[str(path)] = fmt
         rows_read += raw.height + file_rejects.height
+        if is_csv:
+            raw = _with_record_ids(con, raw, str(path))
         raws.append(raw.with_columns(pl.lit(str(path)).alias("source_file")))
         rejects.append(file_rejects.cast(REJECT_SCHEMA))
     if not formats:
@@ -177,7 +147,6 @@ def read_logs(
             f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
         )
     raw = pl.concat([r.cast(dict.fromkeys(RAW_FIELDS, pl.String)) for r in raws], how="diagonal_relaxed")
-    raw = _with_record_ids(con, raw)
     calls, skipped, row_rejects = normalize(raw)
     calls, collapsed = collapse(calls)
     all_rejects = pl.concat([*rejects, row_rejects.cast(REJECT_SCHEMA)]).sort(["file", "line"])
@@ -192,13 +161,14 @@ def read_logs(
     )
 
 
-def _with_record_ids(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame) -> pl.DataFrame:
-    """Stable ids: the source key when the format has one (so re-exports collapse), else file + line + text."""
+def _with_record_ids(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, file: str) -> pl.DataFrame:
+    """Stable ids for CSV rows: the source key when present (re-exports collapse), else file + line + text."""
     con.register("raw_in", raw)
-    frame = con.sql("""
-        SELECT * EXCLUDE (text), line AS source_line,
+    literal = "'" + file.replace("'", "''") + "'"
+    frame = con.sql(f"""
+        SELECT * EXCLUDE (text),
                md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                        ELSE source_file || '|' || line || '|' || md5(text) END) AS record_id
+                        ELSE {literal} || '|' || line || '|' || md5(text) END) AS record_id
         FROM raw_in""").pl()
     con.unregister("raw_in")
     return frame

@@ -27,30 +27,61 @@ _COUNTS = {
     "tok_web_search": "web search requests",
     "request_count": "request count",
 }
-_WHOLE = r"^\+?\d+(\.0*)?$"
 _UTC_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
 
 
-def _count(name: str) -> tuple[pl.Expr, pl.Expr]:
-    """(Int64 value, reason when the text is present but not a non-negative whole number)."""
-    text = pl.col(name).str.strip_chars()
-    ok = text.str.contains(_WHOLE)
-    value = pl.when(ok).then(
-        text.str.replace(r"\.0*$", "").str.strip_prefix("+").cast(pl.Int64, strict=False)
+def with_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `_{name}` (Int64, null unless a non-negative whole number) and `_bad{name}` for each count column.
+
+    The integer cast covers clean columns; only columns where it failed somewhere get the slower
+    whole-float fallback ("3.0" is fine, "-5", "abc" and "2.5" are not).
+    """
+    frame = frame.with_columns(
+        pl.col(name).cast(pl.Int64, strict=False).alias(f"_{name}") for name in _COUNTS
     )
-    reason = pl.when(text.is_not_null() & ~ok.fill_null(False)).then(
-        pl.format("{} is not a non-negative whole number: {}", pl.lit(_COUNTS[name]), text.str.slice(0, 40))
+    unclean = [
+        name
+        for name in _COUNTS
+        if frame[f"_{name}"].null_count() != frame[name].null_count() or (frame[f"_{name}"] < 0).any()
+    ]
+    if unclean:
+        frame = frame.with_columns(
+            pl.coalesce(
+                f"_{name}",
+                pl.when(
+                    pl.col(name).cast(pl.Float64, strict=False).is_finite()
+                    & (pl.col(name).cast(pl.Float64, strict=False) % 1 == 0)
+                ).then(pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64)),
+            ).alias(f"_{name}")
+            for name in unclean
+        )
+    return frame.with_columns(
+        *[
+            (pl.col(name).is_not_null() & ~(pl.col(f"_{name}") >= 0).fill_null(False)).alias(f"_bad{name}")
+            for name in _COUNTS
+        ],
+        *[pl.when(pl.col(f"_{name}") >= 0).then(pl.col(f"_{name}")).alias(f"_{name}") for name in unclean],
     )
-    return value, reason
 
 
-def _timestamp(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(UTC datetime, tz_assumed, reason) from unix seconds/ms/us or ISO 8601 text with or without offset."""
+def _count_reason(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars().str.slice(0, 40)
+    return pl.when(pl.col(f"_bad{name}")).then(
+        pl.format("{} is not a non-negative whole number: {}", pl.lit(_COUNTS[name]), text)
+    )
+
+
+def with_timestamp(frame: pl.DataFrame, name: str, prefix: str) -> pl.DataFrame:
+    """Add `{prefix}` (UTC datetime), `{prefix}_assumed` and `{prefix}_reason` parsed from text column `name`.
+
+    Unix seconds/ms/us or ISO 8601 with or without offset. Formats are tried in stages so each one only
+    parses the rows the previous ones left (strptime on nulls is free).
+    """
     text = pl.col(name).str.strip_chars()
     numeric = text.cast(pl.Float64, strict=False)
     magnitude = numeric.abs()
-    from_unix = (
+    frame = frame.with_columns(
         pl.when(magnitude < 1e11)
         .then(numeric * 1e6)
         .when(magnitude < 1e14)
@@ -59,21 +90,36 @@ def _timestamp(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         .round(0)
         .cast(pl.Int64, strict=False)
         .cast(pl.Datetime("us", "UTC"))
+        .alias(prefix),
+        pl.when(numeric.is_null())
+        .then(text)
+        .str.replace(r"[zZ]$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
+        .alias("_iso"),
     )
-    iso = text.str.replace(r"[zZ]$", "+00:00").str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
-    with_offset = pl.coalesce(
-        [iso.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False) for fmt in _UTC_FORMATS]
-    )
-    naive = pl.coalesce(
-        [iso.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in _NAIVE_FORMATS]
-        + [iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us"))]
-    ).dt.replace_time_zone("UTC")
-    value = pl.when(numeric.is_not_null()).then(from_unix).otherwise(pl.coalesce(with_offset, naive))
-    assumed = numeric.is_null() & with_offset.is_null() & naive.is_not_null()
-    reason = pl.when(text.is_not_null() & value.is_null()).then(
-        pl.format("unparseable timestamp: {}", text.str.slice(0, 40))
-    )
-    return value, assumed, reason
+    for fmt in _UTC_FORMATS:
+        frame = frame.with_columns(
+            pl.coalesce(
+                prefix,
+                pl.when(pl.col(prefix).is_null())
+                .then(pl.col("_iso"))
+                .str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False),
+            ).alias(prefix)
+        )
+    frame = frame.with_columns(pl.col(prefix).is_null().alias("_naive"))
+    naive = [lambda t, f=f: t.str.strptime(pl.Datetime("us"), f, strict=False) for f in _NAIVE_FORMATS]
+    naive.append(lambda t: t.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+    for parse in naive:
+        pending = pl.when(pl.col(prefix).is_null()).then(pl.col("_iso"))
+        frame = frame.with_columns(
+            pl.coalesce(prefix, parse(pending).dt.replace_time_zone("UTC")).alias(prefix)
+        )
+    return frame.with_columns(
+        (pl.col("_naive") & pl.col(prefix).is_not_null()).alias(f"{prefix}_assumed"),
+        pl.when(text.is_not_null() & pl.col(prefix).is_null())
+        .then(pl.format("unparseable timestamp: {}", text.str.slice(0, 40)))
+        .alias(f"{prefix}_reason"),
+    ).drop("_iso", "_naive")
 
 
 def _bool(name: str) -> pl.Expr:
@@ -110,17 +156,11 @@ def _normalized_models(models: pl.Series) -> pl.Series:
 
 def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(calls, skipped, rejects) from a raw-layer frame with `source_file`, `line`, `record_id`."""
-    counts = {name: _count(name) for name in _COUNTS}
-    ts, tz_assumed, ts_reason = _timestamp("ts")
-    ts_end, _, _ = _timestamp("ts_end")
+    raw = with_counts(with_timestamp(with_timestamp(raw, "ts", "_ts"), "ts_end", "_ts_end"))
     typed = raw.with_columns(
-        *[value.alias(f"_{name}") for name, (value, _) in counts.items()],
-        ts.alias("_ts"),
-        ts_end.alias("_ts_end"),
-        tz_assumed.alias("_tz_assumed"),
+        pl.col("_ts_assumed").alias("_tz_assumed"),
         _bool("input_includes_cache").fill_null(False).alias("_includes"),
         _bool("output_excludes_reasoning").fill_null(False).alias("_excl_reasoning"),
-        pl.coalesce(*[reason for _, reason in counts.values()], ts_reason).alias("_type_reason"),
     )
     split_known = pl.col("_tok_cache_write_5m").is_not_null() | pl.col("_tok_cache_write_1h").is_not_null()
     write_total = pl.col("_tok_cache_write")
@@ -172,22 +212,38 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
     )
     model = _normalized_models(typed["model_raw"])
     typed = typed.with_columns(model.alias("model"))
-    reason = pl.coalesce(
-        pl.col("reject_reason"),
-        pl.col("_type_reason"),
-        pl.when(pl.col("input_uncached_tokens") < 0).then(
-            pl.format("cached tokens ({}) exceed input tokens ({})", included, pl.col("_tok_input"))
-        ),
-        pl.when(pl.col("model_raw").is_null() & ~pl.col("_has_usage") & (pl.col("status") == "ok")).then(
-            pl.format("not a {} record: no model and no usage", pl.col("source_format"))
-        ),
+    # decide rejection with cheap booleans on every row; build reason text only for the rejected few
+    negative_uncached = pl.col("input_uncached_tokens") < 0
+    not_a_call = pl.col("model_raw").is_null() & ~pl.col("_has_usage") & (pl.col("status") == "ok")
+    rejected = (
+        pl.col("reject_reason").is_not_null()
+        | pl.any_horizontal([pl.col(f"_bad{name}") for name in _COUNTS])
+        | pl.col("_ts_reason").is_not_null()
+        | negative_uncached.fill_null(False)
+        | not_a_call
     )
-    typed = typed.with_columns(reason.alias("_reason"))
-    rejects = typed.filter(pl.col("_reason").is_not_null() & pl.col("skip_reason").is_null()).select(
-        pl.col("source_file").alias("file"),
-        "line",
-        pl.col("_reason").alias("reason"),
-        pl.col("source_format").alias("format"),
+    typed = typed.with_columns(rejected.alias("_rejected"))
+    rejects = (
+        typed.filter(pl.col("_rejected") & pl.col("skip_reason").is_null())
+        .with_columns(
+            pl.coalesce(
+                pl.col("reject_reason"),
+                *[_count_reason(name) for name in _COUNTS],
+                pl.col("_ts_reason"),
+                pl.when(negative_uncached).then(
+                    pl.format("cached tokens ({}) exceed input tokens ({})", included, pl.col("_tok_input"))
+                ),
+                pl.when(not_a_call).then(
+                    pl.format("not a {} record: no model and no usage", pl.col("source_format"))
+                ),
+            ).alias("_reason")
+        )
+        .select(
+            pl.col("source_file").alias("file"),
+            "line",
+            pl.col("_reason").alias("reason"),
+            pl.col("source_format").alias("format"),
+        )
     )
     skipped = typed.filter(pl.col("skip_reason").is_not_null()).select(
         pl.col("source_file").alias("file"),
@@ -195,14 +251,12 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         pl.col("skip_reason").alias("reason"),
         pl.col("source_format").alias("format"),
     )
-    good = typed.filter(pl.col("_reason").is_null() & pl.col("skip_reason").is_null())
+    good = typed.filter(~pl.col("_rejected") & pl.col("skip_reason").is_null())
     calls = good.with_columns(
         pl.col("_ts").alias("ts"),
         pl.col("_ts_end").alias("ts_end"),
         pl.col("_tz_assumed").fill_null(False).alias("tz_assumed"),
-        pl.col("source_line").cast(pl.Int64)
-        if "source_line" in good.columns
-        else pl.col("line").alias("source_line"),
+        pl.col("line").cast(pl.Int64).alias("source_line"),
         pl.col("row_kind").fill_null("call"),
         pl.col("_request_count").fill_null(1).alias("request_count"),
         _bool("is_batch").fill_null(False).alias("is_batch"),
@@ -226,14 +280,16 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
 
 def collapse(calls: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """One row per record_id: streaming snapshots and re-exported copies keep their largest-usage copy."""
-    if calls.is_empty():
+    duplicated = calls["record_id"].is_duplicated()
+    if not duplicated.any():
         return calls, 0
     size = pl.col("input_total_tokens").fill_null(0) + pl.col("output_tokens").fill_null(0)
     kept = (
-        calls.with_columns(size.alias("_size"))
+        calls.filter(duplicated)
+        .with_columns(size.alias("_size"))
         .sort(["record_id", "_size", "source_line"], descending=[False, True, True])
         .unique("record_id", keep="first", maintain_order=True)
         .drop("_size")
-        .sort(["source_file", "source_line"])
     )
-    return kept, calls.height - kept.height
+    merged = pl.concat([calls.filter(~duplicated), kept]).sort(["source_file", "source_line"])
+    return merged, calls.height - merged.height

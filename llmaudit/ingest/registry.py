@@ -22,10 +22,10 @@ def reader_names(mapping: Mapping | None = None) -> list[str]:
     return [r.name for r in json_readers(mapping or Mapping())]
 
 
-def sniff(valid_lines: pl.DataFrame, readers: list[JsonReader]) -> JsonReader | None:
+def sniff(lines: pl.DataFrame, readers: list[JsonReader]) -> JsonReader | None:
     """The reader matching most of the first objects of a file (ties go to the earlier, more specific one)."""
     objects = []
-    for text in valid_lines["text"].head(SNIFF_SAMPLE).to_list():
+    for text in lines["text"].head(SNIFF_SAMPLE).to_list():
         try:
             objects.append(json.loads(text))
         except json.JSONDecodeError:

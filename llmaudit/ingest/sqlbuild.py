@@ -52,8 +52,22 @@ def _render(expr: str) -> str:
     return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1)), expr)
 
 
-def reader_sql(reader: JsonReader, source: str) -> str:
-    """SELECT over `source(line, text)` yielding `line` plus every RAW_FIELDS column as VARCHAR/BOOLEAN."""
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _not_object_reason() -> str:
+    kinds = (
+        "CASE json_type(text) WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array' "
+        "WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' ELSE 'number' END"
+    )
+    return f"'not a JSON object (a JSON ' || {kinds} || ')'"
+
+
+def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int | None = None) -> str:
+    """One pass over `source(line, text)`: a reject reason for lines that are not JSON objects, and for the
+    others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`. Each line is parsed once for
+    validity and once into a STRUCT; the text itself is not returned."""
     shape = struct_shape(reader.all_paths()) or {"_": "VARCHAR"}
     columns = []
     for name in RAW_FIELDS:
@@ -63,13 +77,29 @@ def reader_sql(reader: JsonReader, source: str) -> str:
             candidates = [path_sql(p) for p in reader.paths[name]]
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
-            expr = f"'{reader.name}'"
+            expr = _literal(reader.name)
         else:
             expr = "NULL"
         columns.append(f"  ({expr})::VARCHAR AS {name}")
-    shape_literal = json.dumps(shape).replace("'", "''")
-    return (
-        "SELECT line, text,\n"
-        + ",\n".join(columns)
-        + f"\nFROM (SELECT line, text, json_transform(text, '{shape_literal}') AS r FROM {source})"
+    shape_literal = _literal(json.dumps(shape))
+    torn = (
+        f"WHEN line = {torn_line} THEN 'truncated last line (file does not end with a newline)'"
+        if torn_line
+        else ""
     )
+    reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
+    file = _literal(source_file)
+    fields = ",\n".join(columns)
+    return f"""
+SELECT * EXCLUDE (text),
+       md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
+                ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
+FROM (
+  SELECT line, text, {reason} AS reason,
+{fields}
+  FROM (
+    SELECT line, text, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
+           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
+    FROM (SELECT line, text, json_valid(text) AS _valid FROM {source})
+  )
+)"""
