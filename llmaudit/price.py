@@ -117,8 +117,8 @@ WITH joined AS (
       CASE WHEN row_kind = 'aggregate' THEN 'aggregate: tier from the average call size' END) END AS _missing
   FROM joined
 )
-SELECT * EXCLUDE (_tier_basis, _text_in, _text_out, _missing, _cache_saving, _cache_premium, price_note, borrowed_cache_read, borrowed_cache_write_1h, cost_input, cost_cache_read, cost_cache_write,
-                  cost_output, cost_other),
+SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provider, price_model, price_version,
+  price_tier, price_source,
   CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
   CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
   CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
@@ -154,26 +154,39 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
     resolution = _resolution(frame, catalog)
-    joined = frame.join(
-        resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left"
-    )
-    # only what pricing needs crosses into DuckDB: the wide call columns stay in polars
-    narrow = joined.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-        "_price_key",
-        "model_raw",
-        "ts",
-        "row_kind",
-        "request_count",
-        "status",
-        *PRICED_UNITS,
-        _mode_expr().alias("_mode"),
-        pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
-        # cliff tiers apply per call; an aggregate bucket can only use its average call size
-        pl.when(pl.col("row_kind") == "aggregate")
-        .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
-        .otherwise(pl.col("input_total_tokens").fill_null(0))
-        .alias("_tier_basis"),
+    # only what pricing needs is joined and crosses into DuckDB: the wide call columns stay where they are
+    narrow = (
+        frame.select(
+            "provider",
+            "model_raw",
+            "ts",
+            "row_kind",
+            "request_count",
+            "status",
+            *PRICED_UNITS,
+            "is_batch",
+            "service_tier",
+        )
+        .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left")
+        .select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+            "_price_key",
+            "_catalog_model",
+            "_catalog_provider",
+            "model_raw",
+            "ts",
+            "row_kind",
+            "request_count",
+            "status",
+            *PRICED_UNITS,
+            _mode_expr().alias("_mode"),
+            pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
+            # cliff tiers apply per call; an aggregate bucket can only use its average call size
+            pl.when(pl.col("row_kind") == "aggregate")
+            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
+            .otherwise(pl.col("input_total_tokens").fill_null(0))
+            .alias("_tier_basis"),
+        )
     )
     con = connect()
     con.register("calls", narrow)
@@ -181,12 +194,10 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
     costs = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl().sort("_row")
     con.close()
-    result = pl.concat(
-        [joined, costs.select([c for c in PRICE_SCHEMA if c in costs.columns])], how="horizontal"
-    )
-    result = result.with_columns(
-        pl.coalesce("_catalog_model", "model").alias("model"),
-        pl.coalesce("provider", "_catalog_provider").alias("provider"),
+    del narrow
+    return frame.with_columns(
+        pl.coalesce(costs["_catalog_model"], pl.col("model")).alias("model"),
+        pl.coalesce(pl.col("provider"), costs["_catalog_provider"]).alias("provider"),
         costs["_mode"].alias("price_mode"),
-    )
-    return conform(result.select([*CALL_SCHEMA, *PRICE_SCHEMA]), {**CALL_SCHEMA, **PRICE_SCHEMA})
+        *[costs[c].cast(dtype) for c, dtype in PRICE_SCHEMA.items() if c != "price_mode"],
+    ).select([*CALL_SCHEMA, *PRICE_SCHEMA])

@@ -26,9 +26,16 @@ def bundled():
 
 def _cost(catalog, model, *, inp=0, cached=0, w5=0, w1h=0, out=0, ts=AT, tier=None, batch=False):
     frame = calls_frame(
-        model_raw=[model], ts=[ts], input_uncached_tokens=[inp], cache_read_tokens=[cached],
-        cache_write_5m_tokens=[w5], cache_write_1h_tokens=[w1h], input_total_tokens=[inp + cached + w5 + w1h],
-        output_tokens=[out], service_tier=[tier], is_batch=[batch],
+        model_raw=[model],
+        ts=[ts],
+        input_uncached_tokens=[inp],
+        cache_read_tokens=[cached],
+        cache_write_5m_tokens=[w5],
+        cache_write_1h_tokens=[w1h],
+        input_total_tokens=[inp + cached + w5 + w1h],
+        output_tokens=[out],
+        service_tier=[tier],
+        is_batch=[batch],
     )
     row = price(frame, catalog).row(0, named=True)
     assert row["priced"], (model, row["unpriced_reason"])
@@ -78,9 +85,14 @@ def test_published_rates(bundled, model, inp, out, cached):
 
 @pytest.mark.parametrize(
     ("model", "w5", "w1h"),
-    [("claude-3-5-haiku-20241022", "1.00", "1.60"), ("claude-sonnet-4-20250514", "3.75", "6"),
-     ("claude-opus-4-1-20250805", "18.75", "30"), ("claude-opus-4-5-20251101", "6.25", "10"),
-     ("claude-haiku-4-5-20251001", "1.25", "2"), ("claude-3-haiku-20240307", "0.30", None)],
+    [
+        ("claude-3-5-haiku-20241022", "1.00", "1.60"),
+        ("claude-sonnet-4-20250514", "3.75", "6"),
+        ("claude-opus-4-1-20250805", "18.75", "30"),
+        ("claude-opus-4-5-20251101", "6.25", "10"),
+        ("claude-haiku-4-5-20251001", "1.25", "2"),
+        ("claude-3-haiku-20240307", "0.30", None),
+    ],
 )
 def test_anthropic_cache_write_ttls(bundled, model, w5, w1h):
     assert _cost(bundled, model, w5=K100) == D(w5) / 10
@@ -132,5 +144,7 @@ def test_bedrock_and_vertex_ids_price_like_the_first_party_model(bundled):
 
 def test_every_bundled_version_names_its_source(bundled):
     assert len(bundled.models) >= 30
-    missing = [m.key for m in bundled.models for v in m.versions if not (v.source or "").startswith("https://")]
+    missing = [
+        m.key for m in bundled.models for v in m.versions if not (v.source or "").startswith("https://")
+    ]
     assert missing == []

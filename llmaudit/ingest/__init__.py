@@ -15,7 +15,14 @@ import polars as pl
 
 from llmaudit.db import connect
 from llmaudit.errors import InputError
-from llmaudit.ingest.files import _logical_suffix, discover, json_document_lines, read_bytes, split_lines
+from llmaudit.ingest.files import (
+    LogSource,
+    _logical_suffix,
+    discover,
+    json_document_lines,
+    open_source,
+    split_lines,
+)
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
 from llmaudit.ingest.normalize import collapse, normalize
 from llmaudit.ingest.registry import json_readers, reader_names, sniff
@@ -55,23 +62,34 @@ def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) 
     )
 
 
-def _read_json_file(con, path: Path, data: bytes, readers: list[JsonReader], forced: JsonReader | None):
-    """(raw frame with record_id, rejects, format name) for one JSON/JSONL file, in one DuckDB pass."""
+CHUNK_LINES = 200_000  # lines parsed and normalized at a time: bounds the wide intermediate frames
+
+
+def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
+    """(format name, chunks of (raw frame with record_id, rejects)) for one JSON/JSONL file; None if unknown."""
+    path = source.path
     file = str(path)
-    is_document = data.lstrip()[:1] == b"[" or _logical_suffix(path) == ".json"
-    lines = json_document_lines(data) if is_document else None
+    is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or _logical_suffix(path) == ".json"
+    lines = json_document_lines(source.read_all()) if is_document else None
     if lines is None:
-        lines = split_lines(data)
+        lines = split_lines(source.content)
     reader = forced or sniff(lines, readers)
     if reader is None:
-        return None, lines.height, None
-    torn = None if data.endswith(b"\n") or is_document or not lines.height else int(lines["line"][-1])
-    con.register("lines_in", lines)
-    frame = con.sql(reader_sql(reader, "lines_in", file, torn)).pl()
-    con.unregister("lines_in")
-    bad = frame.filter(pl.col("reason").is_not_null())
-    rejects = bad.select(pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format"))
-    return frame.filter(pl.col("reason").is_null()).drop("reason"), rejects, reader.name
+        return None, lines.height
+
+    def chunks():
+        torn = None if source.ends_with_newline or is_document or not lines.height else int(lines["line"][-1])
+        sql = reader_sql(reader, "lines_in", file, torn)
+        for start in range(0, max(lines.height, 1), CHUNK_LINES):
+            con.register("lines_in", lines.slice(start, CHUNK_LINES))
+            frame = con.sql(sql).pl()
+            con.unregister("lines_in")
+            rejects = frame.filter(pl.col("reason").is_not_null()).select(
+                pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
+            )
+            yield frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
+
+    return reader.name, chunks()
 
 
 def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
@@ -87,13 +105,13 @@ def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise InputError(f"{path}:1: not a readable CSV file: {str(exc).splitlines()[0]}") from None
     if not csv_has_known_columns(frame.columns, mapping):
-        return None, frame.height, None
+        return None, frame.height
     # CSV line numbers: header is line 1 (quoted multi-line cells would shift this; noted in README).
     frame = frame.with_row_index("line", offset=2).with_columns(
         pl.col("line").cast(pl.Int64),
         pl.concat_str(pl.all().exclude("line").fill_null(""), separator=",").alias("text"),
     )
-    return csv_raw_frame(frame, mapping), pl.DataFrame(schema=REJECT_SCHEMA), "generic_csv"
+    return csv_raw_frame(frame, mapping), frame.height
 
 
 def read_logs(
@@ -119,41 +137,50 @@ def read_logs(
                 f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv"
             )
     con = connect()
-    raws: list[pl.DataFrame] = []
+    calls: list[pl.DataFrame] = []
+    skipped: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     formats: dict[str, str] = {}
     rows_read = 0
     unknown: dict[str, int] = {}
     for path in discover(paths):
-        data = read_bytes(path)
-        is_csv = _logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv"
-        raw, file_rejects, fmt = (
-            _read_csv_file(path, data, mapping)
-            if is_csv
-            else _read_json_file(con, path, data, readers, forced)
-        )
-        if raw is None:
-            unknown[str(path)] = file_rejects
+        source = open_source(path)
+        if _logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
+            raw, rows = _read_csv_file(path, source.read_all(), mapping)
+            fmt, chunks = (
+                ("generic_csv", iter([(_with_record_ids(con, raw, str(path)), None)]))
+                if raw is not None
+                else (None, rows)
+            )
+        else:
+            fmt, chunks = _read_json_file(con, source, readers, forced)
+        if fmt is None:
+            unknown[str(path)] = chunks
             continue
         formats[str(path)] = fmt
-        rows_read += raw.height + file_rejects.height
-        if is_csv:
-            raw = _with_record_ids(con, raw, str(path))
-        raws.append(raw.with_columns(pl.lit(str(path)).alias("source_file")))
-        rejects.append(file_rejects.cast(REJECT_SCHEMA))
+        for raw, line_rejects in chunks:
+            rows_read += raw.height
+            if line_rejects is not None:
+                rows_read += line_rejects.height
+                rejects.append(line_rejects.cast(REJECT_SCHEMA))
+            raw = raw.with_columns(
+                pl.lit(str(path)).alias("source_file"),
+                *[pl.lit(None, dtype=pl.String).alias(f) for f in RAW_FIELDS if f not in raw.columns],
+            ).cast(dict.fromkeys(RAW_FIELDS, pl.String))
+            chunk_calls, chunk_skipped, chunk_rejects = normalize(raw)
+            calls.append(chunk_calls)
+            skipped.append(chunk_skipped)
+            rejects.append(chunk_rejects.cast(REJECT_SCHEMA))
     if not formats:
         raise InputError(
             f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "
             f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
         )
-    raw = pl.concat([r.cast(dict.fromkeys(RAW_FIELDS, pl.String)) for r in raws], how="diagonal_relaxed")
-    calls, skipped, row_rejects = normalize(raw)
-    calls, collapsed = collapse(calls)
-    all_rejects = pl.concat([*rejects, row_rejects.cast(REJECT_SCHEMA)]).sort(["file", "line"])
+    all_calls, collapsed = collapse(pl.concat(calls, how="vertical_relaxed"))
     return IngestResult(
-        calls=calls,
-        rejects=all_rejects,
-        skipped=skipped,
+        calls=all_calls,
+        rejects=pl.concat(rejects).sort(["file", "line"]),
+        skipped=pl.concat(skipped),
         rows_read=rows_read,
         collapsed=collapsed,
         files=formats,

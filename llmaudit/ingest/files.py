@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -49,48 +50,69 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return unique
 
 
-def read_bytes(path: Path) -> bytes:
-    """File content, decompressed for .gz and .zst."""
+@dataclass(frozen=True)
+class LogSource:
+    """A log file ready to read: uncompressed files stay on disk (polars reads them directly, no copy in
+    Python); compressed ones are decompressed into memory."""
+
+    path: Path
+    content: Path | bytes
+    head: bytes
+    ends_with_newline: bool
+
+    def read_all(self) -> bytes:
+        return self.content if isinstance(self.content, bytes) else self.content.read_bytes()
+
+
+def open_source(path: Path) -> LogSource:
+    suffix = path.suffix.lower()
     try:
+        if suffix not in COMPRESSED:
+            with path.open("rb") as handle:
+                head = handle.read(4096)
+                size = path.stat().st_size
+                handle.seek(max(size - 1, 0))
+                last = handle.read(1)
+            return LogSource(path, path, head, last == b"\n")
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    suffix = path.suffix.lower()
     try:
         if suffix == ".gz":
-            return gzip.decompress(data)
-        if suffix == ".zst":
+            data = gzip.decompress(data)
+        else:
             import zstandard  # optional: only needed for .zst input
 
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
     except ImportError:
         raise InputError(
             f"{path}: reading .zst needs the zstandard package (pip install zstandard)"
         ) from None
     except (OSError, EOFError, ValueError) as exc:
         raise InputError(f"{path}: cannot decompress: {exc}") from None
-    return data
+    return LogSource(path, data, data[:4096], data.endswith(b"\n"))
 
 
-def split_lines(data: bytes) -> pl.DataFrame:
+def split_lines(content: Path | bytes) -> pl.DataFrame:
     """Frame (line, text): 1-based physical line numbers, blank lines dropped, CRLF and BOM handled."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
-        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
-    frame = pl.read_csv(
-        io.BytesIO(data),
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        new_columns=["text"],
-        schema={"text": pl.String},
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-    )
+    source = io.BytesIO(content) if isinstance(content, bytes) else content
+    schema = {"line": pl.Int64, "text": pl.String}
+    try:
+        frame = pl.read_csv(
+            source,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            new_columns=["text"],
+            schema={"text": pl.String},
+            truncate_ragged_lines=True,
+            encoding="utf8-lossy",
+        )
+    except pl.exceptions.NoDataError:
+        return pl.DataFrame(schema=schema)
     return (
         frame.with_row_index("line", offset=1)
-        .with_columns(pl.col("line").cast(pl.Int64))
+        .with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_prefix("\ufeff"))
         .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
     )
 

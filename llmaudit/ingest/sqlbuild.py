@@ -78,8 +78,10 @@ def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
             expr = _literal(reader.name)
+        elif name == "source_key":
+            expr = "NULL"  # referenced by record_id below
         else:
-            expr = "NULL"
+            continue  # fields the reader never fills are added as nulls in polars, not converted from SQL
         columns.append(f"  ({expr})::VARCHAR AS {name}")
     shape_literal = _literal(json.dumps(shape))
     torn = (
