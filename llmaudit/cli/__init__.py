@@ -9,6 +9,7 @@ import typer
 
 from llmaudit import __version__
 from llmaudit.cli.analyze import analyze_command
+from llmaudit.cli.pricing import app as pricing_app
 
 app = typer.Typer(
     name="llmaudit",
@@ -36,6 +37,7 @@ def _root(
 
 
 app.command("analyze")(analyze_command)
+app.add_typer(pricing_app, name="pricing")
 
 
 def main() -> None:

@@ -1,0 +1,161 @@
+"""`llmaudit pricing ...`: keep the catalog (and a user's own prices) honest in CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from llmaudit.cli.errors import exits_cleanly
+
+app = typer.Typer(help="Check, show and diff the pricing catalog.", no_args_is_help=True)
+
+
+class FailOn(StrEnum):
+    warning = "warning"
+    error = "error"
+    never = "never"
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
+def _catalog_arg(value: str):
+    """'bundled' or a directory/file; a user directory is checked on its own (not layered)."""
+    from llmaudit.catalog import load_catalog
+
+    return load_catalog() if value == "bundled" else load_catalog(value, include_bundled=False)
+
+
+@app.command("check")
+@exits_cleanly
+def check_command(
+    paths: list[Path] = typer.Argument(
+        None, help="Catalog directories or files (default: the bundled catalog)."
+    ),
+    reference: Path = typer.Option(
+        None, help="Reference catalog to compare against (LiteLLM JSON or our YAML)."
+    ),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on", help="Exit 1 on errors, warnings, or never."),
+    stale_days: int = typer.Option(
+        365, help="Warn when the latest version was checked longer ago than this."
+    ),
+    output_format: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Validate pricing YAML: schema, ordering, aliases, rates, tiers, modes, factor-10 jumps, stale dates."""
+    from llmaudit.catalog.check import check_catalog
+
+    findings = check_catalog(*(paths or []), reference=reference, stale_days=stale_days)
+    if output_format == Fmt.json:
+        from llmaudit.report.jsonout import render_json
+
+        errors = sum(1 for f in findings if f.severity == "error")
+        sys.stdout.write(
+            render_json(
+                "llmaudit.pricing-check/v1",
+                {
+                    "errors": errors,
+                    "warnings": len(findings) - errors,
+                    "findings": [f.as_dict() for f in findings],
+                },
+            )
+            + "\n"
+        )
+    else:
+        from llmaudit.report.pricing import render_check
+
+        render_check(findings, _console(), github=os.environ.get("GITHUB_ACTIONS") == "true")
+    severities = {f.severity for f in findings}
+    if (fail_on == FailOn.error and "error" in severities) or (fail_on == FailOn.warning and severities):
+        raise typer.Exit(1)
+
+
+@app.command("show")
+@exits_cleanly
+def show_command(
+    model: str = typer.Argument(..., help="Model id as it appears in logs (aliases and prefixes resolve)."),
+    at: str = typer.Option(None, help="UTC date or time (default: now)."),
+    catalog: list[Path] = typer.Option(
+        None, "--catalog", help="Extra pricing YAML layered on the bundled one."
+    ),
+    output_format: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table or json."),
+) -> None:
+    """The price of MODEL in force at --at: every tier and mode, and where the number comes from."""
+    from llmaudit.catalog import load_catalog
+    from llmaudit.catalog.show import show
+
+    data = show(load_catalog(*(catalog or [])), model, at)
+    if output_format == Fmt.json:
+        from llmaudit.report.jsonout import render_json
+
+        sys.stdout.write(render_json("llmaudit.pricing-show/v1", data) + "\n")
+    else:
+        from llmaudit.report.pricing import render_show
+
+        render_show(data, _console())
+
+
+@app.command("diff")
+@exits_cleanly
+def diff_command(
+    old: str = typer.Argument(..., help="Old catalog: a directory or file, or 'bundled'."),
+    new: str = typer.Argument(..., help="New catalog: a directory or file, or 'bundled'."),
+    logs: list[Path] = typer.Option(None, "--logs", help="Logs to reprice (default: the history store)."),
+    db: Path = typer.Option(None, "--db", help="History store used when --logs is not given."),
+    fail_above: str = typer.Option(
+        None, "--fail-above", help="Exit 1 when |change| exceeds e.g. 5% or 100USD."
+    ),
+    output_format: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, json or md."),
+) -> None:
+    """What changed between two catalogs and its dollar impact on recorded calls."""
+    from llmaudit.errors import InputError, UsageError
+    from llmaudit.pricediff import diff, exceeds, parse_threshold
+    from llmaudit.store import HistoryStore
+
+    try:
+        threshold = parse_threshold(fail_above) if fail_above else None
+    except ArithmeticError:
+        raise UsageError(
+            f"--fail-above {fail_above!r}: use a percentage (5%) or an amount (100USD)"
+        ) from None
+    old_catalog, new_catalog = _catalog_arg(old), _catalog_arg(new)
+    calls = None
+    if logs:
+        from llmaudit.ingest import read_logs
+
+        calls = read_logs(logs).calls
+    else:
+        try:
+            calls = HistoryStore(db).calls()
+        except InputError:
+            if db is not None:
+                raise
+            typer.echo("llmaudit: no --logs and no history store: showing model changes only", err=True)
+    data = diff(old_catalog, new_catalog, calls)
+    if output_format == Fmt.json:
+        from llmaudit.report.jsonout import render_json
+
+        sys.stdout.write(render_json("llmaudit.pricing-diff/v1", data) + "\n")
+    elif output_format == Fmt.md:
+        from llmaudit.report.pricing import render_diff_markdown
+
+        sys.stdout.write(render_diff_markdown(data))
+    else:
+        from llmaudit.report.pricing import render_diff
+
+        render_diff(data, _console())
+    if threshold is not None and exceeds(data, threshold):
+        typer.echo(f"llmaudit: cost change exceeds --fail-above {fail_above}", err=True)
+        raise typer.Exit(1)
