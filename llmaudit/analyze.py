@@ -11,6 +11,7 @@ import polars as pl
 
 from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
+from llmaudit.errors import UsageError
 from llmaudit.ingest import IngestResult, Mapping, read_logs
 from llmaudit.price import price
 
@@ -29,9 +30,16 @@ def _utc(value: dt.date | dt.datetime | str | None, end: bool = False) -> dt.dat
     if value is None:
         return None
     if isinstance(value, str):
-        value = (
-            dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
-        )
+        try:
+            value = (
+                dt.datetime.fromisoformat(value)
+                if "T" in value or " " in value
+                else dt.date.fromisoformat(value)
+            )
+        except ValueError:
+            raise UsageError(
+                f"{value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM[:SS][+00:00])"
+            ) from None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from llmaudit.errors import UsageError
+from llmaudit.errors import InputError, UsageError
 
 FORMATS = (".parquet", ".csv", ".jsonl")
 _FORMULA = r"^[=+\-@\t\r]"
@@ -38,12 +38,15 @@ def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(f"--out {path}: use a .parquet, .csv or .jsonl file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = priced.drop("request_text", "response_text")
-    if suffix == ".parquet":
-        frame.write_parquet(path)
-    elif suffix == ".csv":
-        _text_safe(frame).write_csv(path)
-    else:
-        _text_safe(frame).write_ndjson(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            frame.write_parquet(path)
+        elif suffix == ".csv":
+            _text_safe(frame).write_csv(path)
+        else:
+            _text_safe(frame).write_ndjson(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path

@@ -44,15 +44,40 @@ class HistoryStore:
         """Insert calls whose record_id is not stored yet; returns how many were new."""
         frame = conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
         frame = frame.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias("ingested_at"))
+        if frame.is_empty():
+            return 0
         with self._connect(create=True) as con:
-            con.register("incoming", frame)
-            con.execute("CREATE TABLE IF NOT EXISTS calls AS SELECT * FROM incoming LIMIT 0")
-            before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
-            con.execute(
-                "INSERT INTO calls BY NAME SELECT i.* FROM incoming i ANTI JOIN calls c USING (record_id)"
-            )
-            after = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+            try:
+                con.register("incoming", frame)
+                con.execute("CREATE TABLE IF NOT EXISTS calls AS SELECT * FROM incoming LIMIT 0")
+                self._add_missing_columns(con)
+                before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+                # only stored calls of the incoming period can collide: appending a day scans about that day
+                lo, hi = frame["ts"].min(), frame["ts"].max()
+                period = (
+                    "ts IS NULL"
+                    if lo is None
+                    else (
+                        f"ts IS NULL OR ts BETWEEN TIMESTAMPTZ '{lo.isoformat()}' AND TIMESTAMPTZ '{hi.isoformat()}'"
+                    )
+                )
+                con.execute(
+                    "INSERT INTO calls BY NAME SELECT i.* FROM incoming i "
+                    f"ANTI JOIN (SELECT record_id FROM calls WHERE {period}) c USING (record_id)"
+                )
+                after = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+            except duckdb.Error as exc:
+                raise InputError(f"{self.path}: cannot add to the history store: {exc}") from None
         return after - before
+
+    @staticmethod
+    def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+        """A store written by an older llmaudit gains the new CALL_SCHEMA columns (as nulls)."""
+        present = {row[0] for row in con.execute("SELECT column_name FROM (DESCRIBE calls)").fetchall()}
+        wanted = con.execute("SELECT column_name, column_type FROM (DESCRIBE incoming)").fetchall()
+        for name, dtype in wanted:
+            if name not in present:
+                con.execute(f'ALTER TABLE calls ADD COLUMN "{name}" {dtype}')
 
     def calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> pl.DataFrame:
         with self._connect(create=False) as con:

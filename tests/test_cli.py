@@ -238,3 +238,27 @@ def test_version_and_help():
     assert result.exit_code == 0
     for option in ("--catalog", "--since", "--until", "--by", "--format", "--out", "--db", "--no-store"):
         assert option in result.stdout
+
+
+def test_bad_since_is_a_usage_error(tmp_path):
+    result = _invoke(str(_logs(tmp_path)), "--since", "last tuesday", "--no-store")
+    assert result.exit_code == 2 and "is not a date" in result.stderr
+
+
+def test_store_written_by_an_older_version_gains_new_columns(tmp_path):
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "CREATE TABLE calls (record_id VARCHAR, ts TIMESTAMPTZ, model_raw VARCHAR, ingested_at TIMESTAMPTZ)"
+        )
+    result = _invoke(str(_logs(tmp_path)), "--db", str(db), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "4 new calls" in result.stderr
+
+
+def test_unwritable_out_is_an_input_error(tmp_path):
+    blocker = write(tmp_path / "file", "x")
+    result = _invoke(str(_logs(tmp_path)), "--out", str(blocker / "sub" / "x.csv"), "--no-store")
+    assert result.exit_code == 3 and "cannot write" in result.stderr
