@@ -13,6 +13,7 @@ from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.ingest import IngestResult, Mapping, read_logs
+from llmaudit.parquet_io import is_parquet_source, read_calls_parquet
 from llmaudit.price import price
 
 
@@ -99,11 +100,37 @@ def analyze(
     """Read `paths`, reprice with `catalog` (bundled by default) and summarize into an analyze Report."""
     keys = summarize.parse_group_keys(by)
     catalog = catalog or load_catalog()
-    ingest = read_logs(paths, format=format, mapping=mapping)
+    ingest = _read_sources([paths] if isinstance(paths, str | Path) else list(paths), format, mapping)
     calls = in_period(ingest.calls, _utc(since), _utc(until, end=True))
     priced = price(calls, catalog)
     data = summarize_priced(ingest, priced, catalog, ingest.calls.height - calls.height, keys)
     return Report(schema="llmaudit.analyze/v1", data=data, calls=priced, rejects=ingest.rejects)
+
+
+def _read_sources(paths: list[str | Path], format: str, mapping) -> IngestResult:
+    """Raw logs through the readers; Parquet calls tables (from `llmaudit export`) as they are."""
+    tables = [p for p in paths if is_parquet_source(p)]
+    logs = [p for p in paths if p not in tables]
+    ingest = read_logs(logs, format=format, mapping=mapping) if logs else None
+    if not tables:
+        return ingest  # type: ignore[return-value]
+    frames = [read_calls_parquet(p) for p in tables]
+    if ingest is not None:
+        frames.insert(0, ingest.calls)
+    calls = pl.concat(frames, how="vertical_relaxed").unique("record_id", keep="first", maintain_order=True)
+    read_from_tables = sum(f.height for f in frames) - (ingest.calls.height if ingest else 0)
+    empty = pl.DataFrame(
+        schema={"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
+    )
+    return IngestResult(
+        calls=calls,
+        rejects=ingest.rejects if ingest else empty,
+        skipped=ingest.skipped if ingest else empty,
+        rows_read=(ingest.rows_read if ingest else 0) + read_from_tables,
+        collapsed=(ingest.collapsed if ingest else 0) + sum(f.height for f in frames) - calls.height,
+        files={**(ingest.files if ingest else {}), **{str(p): "calls_parquet" for p in tables}},
+        unknown_files=ingest.unknown_files if ingest else {},
+    )
 
 
 def analyze_history(

@@ -9,6 +9,7 @@ import typer
 
 from llmaudit import __version__
 from llmaudit.cli.analyze import analyze_command
+from llmaudit.cli.export import export_command
 from llmaudit.cli.pricing import app as pricing_app
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ def _root(
 
 
 app.command("analyze")(analyze_command)
+app.command("export")(export_command)
 app.add_typer(pricing_app, name="pricing")
 
 

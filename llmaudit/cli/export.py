@@ -1,0 +1,35 @@
+"""`llmaudit export`: priced calls as hive-partitioned Parquet for DuckDB, Spark or a warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from llmaudit.cli.errors import exits_cleanly
+
+
+@exits_cleanly
+def export_command(
+    paths: list[Path] = typer.Argument(None, help="Logs to read (default: the history store)."),
+    parquet: Path = typer.Option(..., "--parquet", help="Output directory (month=YYYY-MM partitions)."),
+    catalog: list[Path] = typer.Option(
+        None, "--catalog", help="Extra pricing YAML layered on the bundled one."
+    ),
+    db: Path = typer.Option(None, "--db", help="History store read when no PATHS are given."),
+    since: str = typer.Option(None, help="Only calls at or after this UTC date/time."),
+    until: str = typer.Option(None, help="Only calls before the end of this UTC date."),
+) -> None:
+    """Write every call, repriced, with its cost components and price provenance."""
+    from llmaudit.analyze import analyze, analyze_history
+    from llmaudit.catalog import load_catalog
+    from llmaudit.parquet_io import export_parquet
+    from llmaudit.store import HistoryStore
+
+    loaded = load_catalog(*(catalog or []))
+    if paths:
+        report = analyze(paths, catalog=loaded, since=since, until=until)
+    else:
+        report = analyze_history(HistoryStore(db), catalog=loaded, since=since, until=until)
+    written = export_parquet(report.calls, parquet)
+    typer.echo(f"llmaudit: wrote {written:,} calls to {parquet} (partitioned by month)", err=True)
