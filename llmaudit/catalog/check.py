@@ -125,30 +125,20 @@ def _ambiguity(catalog: Catalog) -> list[Finding]:
     for models in by_provider.values():
         owners: dict[str, Model] = {}
         for model in models:
+
+            def ambiguous(message: str, model: Model = model) -> None:
+                out.append(
+                    Finding(model.file, model.line, "error", "ambiguous-match", f"{model.key}: {message}")
+                )
+
             for prefix in model.prefixes:
                 other = owners.setdefault(prefix, model)
                 if other is not model:
-                    out.append(
-                        Finding(
-                            model.file,
-                            model.line,
-                            "error",
-                            "ambiguous-match",
-                            f"{model.key}: prefix {prefix!r} also matches for {other.key}",
-                        )
-                    )
+                    ambiguous(f"prefix {prefix!r} also matches for {other.key}")
             for regex in model.regexes:
                 for other in models:
                     if other is not model and any(regex.search(n) for n in (other.id, *other.aliases)):
-                        out.append(
-                            Finding(
-                                model.file,
-                                model.line,
-                                "error",
-                                "ambiguous-match",
-                                f"{model.key}: regex {regex.pattern!r} matches {other.key}'s id",
-                            )
-                        )
+                        ambiguous(f"regex {regex.pattern!r} matches {other.key}'s id")
     return out
 
 
