@@ -88,3 +88,13 @@ def test_gzip_input(tmp_path):
     path.write_bytes(gzip.compress(b'{"model": "gpt-4o-mini", "input_tokens": 5, "output_tokens": 1}\n'))
     result = read_logs(tmp_path)
     assert result.calls.height == 1 and result.calls["input_uncached_tokens"][0] == 5
+
+
+def test_every_reader_yields_exactly_the_calls_schema(tmp_path):
+    from llmaudit.schema import CALL_SCHEMA, validate
+
+    write(tmp_path / "a.jsonl", '{"model": "gpt-4o-mini", "input_tokens": 5, "output_tokens": 1}\n')
+    write(tmp_path / "b.csv", "model,input_tokens,output_tokens\ngpt-4o-mini,5,1\n")
+    calls = read_logs(tmp_path).calls
+    assert validate(calls) == [] and calls.columns == list(CALL_SCHEMA)
+    assert validate(calls.drop("ts")) == ["missing column ts"]

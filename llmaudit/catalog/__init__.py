@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ class Catalog:
     models: list[Model]
     catalog_id: str
     files: list[Path] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
     @cached_property
     def index(self) -> ModelIndex:
@@ -61,13 +59,6 @@ class Catalog:
 
     def get(self, key: str) -> Model | None:
         return next((m for m in self.models if m.key == key or m.id == key), None)
-
-    def version_at(self, model_raw: str, when: dt.datetime | None = None) -> tuple[Model, Version] | None:
-        model = self.resolve(model_raw)
-        if model is None:
-            return None
-        version = model.version_at(when)
-        return None if version is None else (model, version)
 
 
 def _yaml_files(path: Path) -> list[Path]:
