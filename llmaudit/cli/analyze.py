@@ -45,7 +45,7 @@ def analyze_command(
     """Reprice every call in PATHS and report where the money went."""
     from llmaudit.analyze import analyze, analyze_history
     from llmaudit.catalog import load_catalog
-    from llmaudit.cli.render import print_report, warn_rejects
+    from llmaudit.cli.render import print_report, progress, warn_rejects
     from llmaudit.export import write_calls
     from llmaudit.store import HistoryStore
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager, nullcontext
 
 import typer
 from rich.console import Console
@@ -10,6 +11,12 @@ from rich.console import Console
 from llmaudit.analyze import Report
 
 STDERR_SAMPLE = 10
+
+
+def progress(message: str) -> AbstractContextManager:
+    """A spinner on stderr while long work runs; nothing when stderr is not a terminal (CI, pipes)."""
+    console = Console(stderr=True)
+    return console.status(message) if console.is_terminal else nullcontext()
 
 
 def warn_rejects(report: Report) -> None:
