@@ -51,12 +51,13 @@ def analyze_command(
 
     loaded = load_catalog(*(catalog or []))
     store = HistoryStore(db)
-    if paths:
-        report = analyze(
-            paths, catalog=loaded, since=since, until=until, by=by, format=input_format, mapping=mapping
-        )
-    else:
-        report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
+    with progress("reading and repricing logs" if paths else "repricing the history store"):
+        if paths:
+            report = analyze(
+                paths, catalog=loaded, since=since, until=until, by=by, format=input_format, mapping=mapping
+            )
+        else:
+            report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
     warn_rejects(report)
     print_report(report, output_format.value)
     if out is not None:
