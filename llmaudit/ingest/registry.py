@@ -6,7 +6,17 @@ import json
 
 import polars as pl
 
-from llmaudit.ingest import anthropic, claude_code, openai
+from llmaudit.ingest import (
+    anthropic,
+    bedrock,
+    claude_code,
+    codex,
+    gemini,
+    helicone,
+    langfuse,
+    litellm,
+    openai,
+)
 from llmaudit.ingest.generic import Mapping, generic_json_reader
 from llmaudit.ingest.spec import JsonReader
 
@@ -15,7 +25,18 @@ SNIFF_SAMPLE = 200
 
 def json_readers(mapping: Mapping) -> list[JsonReader]:
     """Most specific first: wrappers (batch files, transcripts) before bare objects, generic last."""
-    return [*claude_code.READERS, *openai.READERS, *anthropic.READERS, generic_json_reader(mapping)]
+    return [
+        *claude_code.READERS,
+        *codex.READERS,
+        *litellm.READERS,
+        *langfuse.READERS,
+        *helicone.READERS,
+        *openai.READERS,
+        *anthropic.READERS,
+        *gemini.READERS,
+        *bedrock.READERS,
+        generic_json_reader(mapping),
+    ]
 
 
 def reader_names(mapping: Mapping | None = None) -> list[str]:

@@ -2,6 +2,9 @@
 
 Each line is parsed once (`json_transform` into a STRUCT built from every path the reader uses); fields are
 then plain struct accesses. Every raw field is text; `ingest.normalize` types and checks it in one place.
+
+Paths are dotted (`usage.prompt_tokens`); a digit indexes a list (`choices.0.finish_reason`); a key that itself
+contains dots is double-quoted (`usageDetails."prompt_details.cache_read"`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+PARENT = "_parent"  # path prefix for the enclosing record in an exploding reader (see JsonReader.explode)
 
 # The raw layer every reader produces (all VARCHAR unless noted in normalize).
 RAW_FIELDS: tuple[str, ...] = (
@@ -66,6 +71,10 @@ class JsonReader:
     `paths`: raw field -> candidate dotted paths (first non-null wins; `choices.0.x` indexes a list).
     `exprs`: raw field -> SQL over the parsed struct `r` (use `{path}` placeholders), for constants and logic.
     `sniff`: does one decoded object look like this format? Used on the first lines of a file only.
+    `explode`: path of an array in each record whose elements are the records of this format (a trace export
+    holding its observations). Paths and placeholders then address the element; `_parent.` addresses the
+    enclosing record (`{_parent.trace.userId}`). Every element is one row (its line is the record's line); a
+    record whose array is missing or empty still yields one row with a null element, so it is accounted for.
     """
 
     name: str
@@ -73,6 +82,7 @@ class JsonReader:
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exprs: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    explode: str | None = None
 
     def all_paths(self) -> set[str]:
         import re
@@ -83,9 +93,26 @@ class JsonReader:
         return found
 
 
+def split_path(path: str) -> list[str]:
+    """Parts of a dotted path; a double-quoted part may contain dots: `a."b.c".d` -> [a, b.c, d]."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in path:
+        if char == '"':
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 def dig(obj: Any, path: str) -> Any:
     """Value at a dotted path in a decoded object (for sniffing only)."""
-    for part in path.split("."):
+    for part in split_path(path):
         if isinstance(obj, dict):
             obj = obj.get(part)
         elif isinstance(obj, list) and part.isdigit():
@@ -93,3 +120,31 @@ def dig(obj: Any, path: str) -> Any:
         else:
             return None
     return obj
+
+
+_PROVIDER_ALIASES = {
+    "aws-bedrock": ("bedrock", "bedrock_converse", "aws", "aws.bedrock", "amazon-bedrock", "aws_bedrock"),
+    "google": (
+        "vertex_ai",
+        "vertex_ai_beta",
+        "vertex",
+        "vertexai",
+        "gemini",
+        "google_ai_studio",
+        "gcp.vertex_ai",
+        "gcp.gemini",
+        "gcp.gen_ai",
+        "google-vertex",
+    ),
+    "azure": ("azure_ai", "azure_openai", "az.ai.openai", "az.ai.inference"),
+}
+
+
+def provider_sql(expr: str) -> str:
+    """SQL naming the serving provider as DESIGN §3 does (openai, google, aws-bedrock, azure, ...) from a
+    gateway's provider label (LiteLLM `custom_llm_provider`, Helicone `provider`, OTel `gen_ai.system`)."""
+    label = f"lower(trim({expr}))"
+    whens = " ".join(
+        f"WHEN '{alias}' THEN '{name}'" for name, aliases in _PROVIDER_ALIASES.items() for alias in aliases
+    )
+    return f"CASE {label} {whens} ELSE nullif({label}, '') END"

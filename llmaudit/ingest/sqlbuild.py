@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from llmaudit.ingest.spec import RAW_FIELDS, JsonReader
+from llmaudit.ingest.spec import PARENT, RAW_FIELDS, JsonReader, split_path
 
 
 def _insert(shape: dict, parts: list[str]) -> None:
@@ -31,8 +31,8 @@ def _insert(shape: dict, parts: list[str]) -> None:
 def struct_shape(paths: set[str]) -> dict:
     """json_transform structure for a set of dotted paths; a path that is also a parent stays a struct."""
     shape: dict = {}
-    for path in sorted(paths, key=lambda p: -p.count(".")):
-        _insert(shape, path.split("."))
+    for parts in sorted((split_path(p) for p in paths), key=lambda parts: -len(parts)):
+        _insert(shape, parts)
     return shape
 
 
@@ -40,16 +40,36 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def path_sql(path: str) -> str:
-    """Struct access for a dotted path: r."usage"."prompt_tokens", lists 1-based in DuckDB."""
-    sql = "r"
-    for part in path.split("."):
+def path_sql(path: str, root: str = "r") -> str:
+    """Struct access for a dotted path: r."usage"."prompt_tokens", lists 1-based in DuckDB.
+
+    In an exploding reader the root is the element `e`, and `_parent.` paths address the record `r`."""
+    parts = split_path(path)
+    if root != "r" and parts[0] == PARENT:
+        root, parts = "r", parts[1:]
+    sql = root
+    for part in parts:
         sql = f"{sql}[{int(part) + 1}]" if part.isdigit() else f"{sql}.{_quote(part)}"
     return sql
 
 
-def _render(expr: str) -> str:
-    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1)), expr)
+def _render(expr: str, root: str = "r") -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1), root), expr)
+
+
+def _record_shape(reader: JsonReader) -> dict:
+    """The STRUCT every record is parsed into; an exploding reader nests its element paths in the array."""
+    paths = reader.all_paths()
+    if reader.explode is None:
+        if any(split_path(p)[0] == PARENT for p in paths):
+            raise ValueError(f"{reader.name}: `{PARENT}.` paths need an exploding reader")
+        return struct_shape(paths) or {"_": "VARCHAR"}
+    parent = {p for p in paths if split_path(p)[0] == PARENT}
+    element = paths - parent
+    if not element:
+        raise ValueError(f"{reader.name}: an exploding reader reads at least one element path")
+    nested = {f"{reader.explode}.0.{p}" for p in element}
+    return struct_shape(nested | {p.split(".", 1)[1] for p in parent})
 
 
 def _literal(text: str) -> str:
@@ -68,13 +88,14 @@ def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int
     """One pass over `source(line, text)`: a reject reason for lines that are not JSON objects, and for the
     others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`. Each line is parsed once for
     validity and once into a STRUCT; the text itself is not returned."""
-    shape = struct_shape(reader.all_paths()) or {"_": "VARCHAR"}
+    shape = _record_shape(reader)
+    root = "r" if reader.explode is None else "e"
     columns = []
     for name in RAW_FIELDS:
         if name in reader.exprs:
-            expr = _render(reader.exprs[name])
+            expr = _render(reader.exprs[name], root)
         elif name in reader.paths:
-            candidates = [path_sql(p) for p in reader.paths[name]]
+            candidates = [path_sql(p, root) for p in reader.paths[name]]
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
             expr = _literal(reader.name)
@@ -92,16 +113,36 @@ def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int
     reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
     file = _literal(source_file)
     fields = ",\n".join(columns)
-    return f"""
+    parsed = f"""
+    SELECT line, text, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
+           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
+    FROM (SELECT line, text, json_valid(text) AS _valid FROM {source})"""
+    if reader.explode is None:
+        return f"""
 SELECT * EXCLUDE (text),
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
                 ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
 FROM (
   SELECT line, text, {reason} AS reason,
 {fields}
+  FROM ({parsed}
+  )
+)"""
+    # one row per array element (a null element when the array is missing or empty); `_element` (1-based)
+    # keeps record ids unique among the elements of one record
+    array = path_sql(reader.explode)
+    return f"""
+SELECT * EXCLUDE (text, _element),
+       md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
+                ELSE {file} || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
+FROM (
+  SELECT line, text, _element, reason,
+{fields}
   FROM (
-    SELECT line, text, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
-           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
-    FROM (SELECT line, text, json_valid(text) AS _valid FROM {source})
+    SELECT line, text, r, {reason} AS reason,
+           unnest(CASE WHEN len({array}) > 0 THEN {array} ELSE [NULL] END) AS e,
+           unnest(CASE WHEN len({array}) > 0 THEN range(1, len({array}) + 1) ELSE [1] END) AS _element
+    FROM ({parsed}
+    )
   )
 )"""
