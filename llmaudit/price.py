@@ -119,28 +119,33 @@ WITH joined AS (
 )
 SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provider, price_model, price_version,
   price_tier, price_source,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_output END AS cost_output,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_other END AS cost_other,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_output END AS cost_output,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_other END AS cost_other,
   CASE WHEN _priced THEN _cache_saving END AS cache_read_saving_usd,
   CASE WHEN _priced THEN _cache_premium END AS cache_write_premium_usd,
-  CASE WHEN _no_usage_error THEN 0::DECIMAL(38,15)
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15)
        WHEN _priced THEN cost_input + cost_cache_read + cost_cache_write + cost_output + cost_other END AS cost_usd,
-  _priced OR _no_usage_error AS priced,
-  CASE WHEN _priced OR _no_usage_error THEN NULL
+  _priced OR _not_billed AS priced,
+  CASE WHEN _priced OR _not_billed THEN NULL
        WHEN _price_key IS NULL AND model_raw IS NULL THEN 'no model'
        WHEN _price_key IS NULL THEN 'unknown model'
        WHEN NOT _has_usage THEN 'missing usage'
        ELSE 'before first price' END AS unpriced_reason,
-  CASE WHEN _no_usage_error THEN status || ' without usage: not billed'
+  CASE WHEN _not_billed THEN _not_billed_why
        ELSE nullif(concat_ws('; ', price_note, nullif(_missing, '')), '') END AS price_note
 FROM (
   SELECT *,
     (_has_usage AND eff_from IS NOT NULL) AS _priced,
-    (NOT _has_usage AND status <> 'ok') AS _no_usage_error
-  FROM costed
+    _not_billed_why IS NOT NULL AS _not_billed
+  FROM (
+    SELECT *,
+      CASE WHEN service_tier = 'gateway_cache' THEN 'served from the gateway cache: not billed by the provider'
+           WHEN NOT _has_usage AND status <> 'ok' THEN status || ' without usage: not billed' END AS _not_billed_why
+    FROM costed
+  )
 )
 """
 
@@ -178,6 +183,7 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             "row_kind",
             "request_count",
             "status",
+            "service_tier",
             *PRICED_UNITS,
             _mode_expr().alias("_mode"),
             pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),

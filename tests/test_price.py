@@ -249,3 +249,16 @@ def test_batch_multiplier_does_not_discount_per_search_fees(catalog):
         web_search_requests=1,
     )
     assert row["cost_other"] == D("0.01") and row["cost_input"] == D("0.0015")
+
+
+def test_gateway_cache_hits_are_not_billed(catalog):
+    row = _one(
+        catalog,
+        model_raw="gpt-4o-mini",
+        service_tier="gateway_cache",
+        input_uncached_tokens=1000,
+        input_total_tokens=1000,
+        output_tokens=10,
+    )
+    assert (row["priced"], row["cost_usd"]) == (True, D(0))
+    assert row["price_note"] == "served from the gateway cache: not billed by the provider"
