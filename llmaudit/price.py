@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from llmaudit.catalog import Catalog
+from llmaudit.catalog.match import BEDROCK_VENDOR, normalize_model_id
 from llmaudit.db import connect
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
@@ -26,7 +27,35 @@ TIER_TO_MODE = {
 }
 
 
+TOKEN_RATE_UNITS = (
+    "input",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "output",
+    "input_audio",
+    "output_audio",
+    "input_image",
+)
+_SCALED_RATES = ",\n      ".join(
+    f"(j.rate_{u} * coalesce(r.region_multiplier, 1))::DECIMAL(38,15) AS rate_{u}" for u in TOKEN_RATE_UNITS
+)
+
+
+def id_region(model_raw: str | None, provider: str | None) -> str | None:
+    """The pricing region a logged id implies: a Bedrock geo prefix (us., eu., global., ...), or 'in-region'
+    for a Bedrock id without one (same-region inference); None when the id says nothing."""
+    normalized, region = normalize_model_id(model_raw)
+    if region is not None:
+        return region
+    raw = (model_raw or "").lower().split("/")[-1]
+    if normalized and (provider == "aws-bedrock" or BEDROCK_VENDOR.match(raw)) and raw != normalized:
+        return "in-region"
+    return None
+
+
 def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Per distinct (provider, model_raw): the catalog entry and the id's region (a lookup, not per call)."""
     pairs = calls.select("provider", "model_raw").unique().to_dicts()
     rows = []
     for pair in pairs:
@@ -37,6 +66,7 @@ def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
                 "_price_key": model.key if model else None,
                 "_catalog_model": model.id if model else None,
                 "_catalog_provider": model.provider if model else None,
+                "_id_region": id_region(pair["model_raw"], pair["provider"]),
             }
         )
     schema = {
@@ -45,6 +75,7 @@ def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         "_price_key": pl.String,
         "_catalog_model": pl.String,
         "_catalog_provider": pl.String,
+        "_id_region": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -89,6 +120,14 @@ WITH joined AS (
    AND (p.eff_to IS NULL OR coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') < p.eff_to)
    AND c._tier_basis > p.tier_lo
    AND (p.tier_hi IS NULL OR c._tier_basis <= p.tier_hi)
+   AND c._minute >= p.win_lo AND c._minute < p.win_hi
+), regional AS (
+  -- regional uplifts (Bedrock geo / in-region, US-only inference) scale token rates, not per-call fees
+  SELECT j.* REPLACE (
+      {scaled_rates}
+    ), CASE WHEN r.region_multiplier IS NOT NULL THEN r.region END AS price_region
+  FROM joined j
+  LEFT JOIN regions r ON r.price_key = j._price_key AND r.eff_from = j.eff_from AND r.region = j._region
 ), costed AS (
   SELECT *,
     coalesce(greatest(_text_in, 0) * rate_input, 0) AS cost_input,
@@ -115,10 +154,10 @@ WITH joined AS (
            THEN 'web searches have no rate' END,
       CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END,
       CASE WHEN row_kind = 'aggregate' THEN 'aggregate: tier from the average call size' END) END AS _missing
-  FROM joined
+  FROM regional
 )
 SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provider, price_model, price_version,
-  price_tier, price_source,
+  price_tier, price_window, price_region, price_source,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
@@ -171,6 +210,7 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             *PRICED_UNITS,
             "is_batch",
             "service_tier",
+            "region",
         )
         .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left")
         .select(
@@ -186,6 +226,10 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             "service_tier",
             *PRICED_UNITS,
             _mode_expr().alias("_mode"),
+            pl.coalesce("_id_region", pl.col("region").str.to_lowercase()).alias("_region"),
+            (pl.col("ts").dt.hour().cast(pl.Int64) * 60 + pl.col("ts").dt.minute().cast(pl.Int64))
+            .fill_null(0)
+            .alias("_minute"),
             pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
             # cliff tiers apply per call; an aggregate bucket can only use its average call size
             pl.when(pl.col("row_kind") == "aggregate")
@@ -196,9 +240,12 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     )
     con = connect()
     con.register("calls", narrow)
-    con.register("prices", catalog.table)
+    keys = resolution["_price_key"].drop_nulls().unique().to_list()
+    con.register("prices", catalog.table_for(keys))
+    con.register("regions", catalog.regions_for(keys))
     literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
-    costs = con.sql(_PRICE_SQL.replace("{catalog_id}", literal)).pl().sort("_row")
+    sql = _PRICE_SQL.replace("{catalog_id}", literal).replace("{scaled_rates}", _SCALED_RATES)
+    costs = con.sql(sql).pl().sort("_row")
     con.close()
     del narrow
     return frame.with_columns(

@@ -101,6 +101,8 @@ PRICE_COLUMNS: tuple[Column, ...] = (
     Column("price_version", pl.Date(), "effective_from of the version used"),
     Column("price_tier", pl.String(), "base, or the long-context tier (>200000)"),
     Column("price_mode", pl.String(), "standard, batch, flex, priority"),
+    Column("price_window", pl.String(), "time-of-day window that priced the call (off-peak), if any"),
+    Column("price_region", pl.String(), "region whose uplift applied (Bedrock geo, in-region, US-only)"),
     Column("price_note", pl.String(), "fallbacks applied (mode not in catalog, rate missing)"),
     Column("price_source", pl.String(), "URL of the version's source"),
 )

@@ -148,3 +148,14 @@ def test_every_bundled_version_names_its_source(bundled):
         m.key for m in bundled.models for v in m.versions if not (v.source or "").startswith("https://")
     ]
     assert missing == []
+
+
+def test_bedrock_regional_endpoints_cost_ten_percent_more(bundled):
+    # fact 36: eu.anthropic.claude-sonnet-4-5 = 3.30 / 16.50, cache write 4.125; fact 37: global. = 3 / 15
+    eu = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert _cost(bundled, eu, inp=K100) == D("0.33") and _cost(bundled, eu, out=K100) == D("1.65")
+    assert _cost(bundled, eu, w5=K100) == D("0.4125")
+    assert _cost(bundled, "global.anthropic.claude-sonnet-4-5-20250929-v1:0", inp=K100) == D("0.3")
+    assert _cost(bundled, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", inp=M, out=M) == D(
+        "31.35"
+    )  # tier x1.1

@@ -162,3 +162,48 @@ def test_price_table_has_a_row_per_version_mode_and_tier(catalog):
     assert priority_tier["rate_output"][0] == Decimal("0.00003")
     batch_tier = table.filter((table["mode"] == "batch") & (table["price_tier"] == ">272000"))
     assert batch_tier["rate_input"][0] == Decimal("0.00000125")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}, windows: [{hours_utc: '25:00-01:00', "
+            "rates: {input: 0.5}}]}]\n",
+            "hours_utc must look like",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}, windows: ["
+            "{hours_utc: '16:00-02:00', rates: {input: 0.5}}, {hours_utc: '01:00-03:00', multiplier: 0.5}]}]\n",
+            "overlaps another window",
+        ),
+        (
+            "  m:\n    versions: [{effective_from: 2025-01-01, rates: {input: 1}, regions: {us: -1}}]\n",
+            "regions.us: multiplier must be a non-negative number",
+        ),
+    ],
+)
+def test_window_and_region_problems(tmp_path, body, expected):
+    problems = _load_broken(tmp_path, body)
+    assert any(expected in p for p in problems), problems
+
+
+def test_windows_split_the_day_into_priced_segments(tmp_path):
+    write(
+        tmp_path / "cat" / "acme.yaml",
+        GOOD_HEAD
+        + """
+  m:
+    versions:
+      - effective_from: 2025-01-01
+        rates: {input: 1, output: 2}
+        windows: [{hours_utc: "22:00-02:00", multiplier: 0.5}]
+""",
+    )
+    table = load_catalog(tmp_path / "cat", include_bundled=False).table.filter(mode="standard")
+    spans = sorted(zip(table["win_lo"], table["win_hi"], table["rate_input"], strict=True))
+    assert spans == [
+        (0, 120, Decimal("0.0000005")),
+        (120, 1320, Decimal("0.000001")),
+        (1320, 1440, Decimal("0.0000005")),
+    ]

@@ -89,8 +89,9 @@ def test_invocation_log_converse_call(tmp_path, catalog):
         "Summary.",
     )
     assert "summarize this" in call["request_text"]
-    # 100*3 + 80000*0.30 + 4000*3.75 + 6000*6 + 1000*15 per 1M
-    assert price(result.calls, catalog)["cost_usd"][0] == Decimal("0.0903")
+    # (100*3 + 80000*0.30 + 4000*3.75 + 6000*6 + 1000*15) per 1M, x1.1 for the us. geo endpoint
+    priced = price(result.calls, catalog).row(0, named=True)
+    assert (priced["cost_usd"], priced["price_region"]) == (Decimal("0.09933"), "us")
 
 
 def test_invocation_log_native_bodies_streams_and_errors(tmp_path, catalog):
@@ -158,7 +159,8 @@ def test_converse_responses_count_alias_pairs_once(tmp_path, catalog):
         1234.0,
     )
     priced = price(calls, catalog)
-    assert priced["cost_usd"].to_list() == [Decimal("0.0903"), None]  # no model: unpriced, not $0
+    # x1.1 geo uplift on the first; no model on the second: unpriced, not $0
+    assert priced["cost_usd"].to_list() == [Decimal("0.09933"), None]
     assert calls["provider"].to_list() == ["aws-bedrock"] * 2
 
 

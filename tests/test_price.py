@@ -262,3 +262,50 @@ def test_gateway_cache_hits_are_not_billed(catalog):
     )
     assert (row["priced"], row["cost_usd"]) == (True, D(0))
     assert row["price_note"] == "served from the gateway cache: not billed by the provider"
+
+
+def test_off_peak_window_wraps_past_midnight(catalog):
+    usage = {
+        "model_raw": "deepseek-chat",
+        "input_uncached_tokens": 1_000_000,
+        "input_total_tokens": 1_000_000,
+        "output_tokens": 1_000_000,
+    }
+    day = _one(catalog, ts=dt.datetime(2025, 11, 1, 3, 0, tzinfo=UTC), **usage)
+    evening = _one(catalog, ts=dt.datetime(2025, 11, 1, 18, 0, tzinfo=UTC), **usage)
+    after_midnight = _one(catalog, ts=dt.datetime(2025, 11, 2, 0, 29, tzinfo=UTC), **usage)
+    edge = _one(catalog, ts=dt.datetime(2025, 11, 2, 0, 30, tzinfo=UTC), **usage)
+    assert day["cost_usd"] == D("1.37") and day["price_window"] is None
+    assert evening["cost_usd"] == D("0.685") and evening["price_window"] == "16:30-00:30"
+    assert after_midnight["cost_usd"] == D("0.685")
+    assert edge["cost_usd"] == D("1.37")  # the window ends before 00:30
+
+
+def test_bedrock_geo_and_in_region_uplift_but_not_global(catalog):
+    usage = {
+        "input_uncached_tokens": 100_000,
+        "input_total_tokens": 100_000,
+        "output_tokens": 100_000,
+        "web_search_requests": 1,
+    }
+    fee = D("0.01")  # per-search fees are not uplifted
+    first_party = _one(catalog, model_raw="claude-sonnet-4-5", **usage)
+    geo = _one(catalog, model_raw="eu.anthropic.claude-sonnet-4-5-20250929-v1:0", **usage)
+    in_region = _one(catalog, model_raw="anthropic.claude-sonnet-4-5-20250929-v1:0", **usage)
+    global_ = _one(catalog, model_raw="global.anthropic.claude-sonnet-4-5-20250929-v1:0", **usage)
+    assert first_party["cost_usd"] == D("1.8") + fee and first_party["price_region"] is None
+    assert geo["cost_usd"] == D("1.98") + fee and geo["price_region"] == "eu"  # 0.33 + 1.65
+    assert in_region["cost_usd"] == D("1.98") + fee and in_region["price_region"] == "in-region"
+    assert global_["cost_usd"] == D("1.8") + fee and global_["price_region"] == "global"
+
+
+def test_region_column_applies_when_the_id_has_none(catalog):
+    row = _one(
+        catalog,
+        model_raw="claude-sonnet-4-5",
+        region="us",
+        input_uncached_tokens=1_000_000,
+        input_total_tokens=1_000_000,
+        output_tokens=0,
+    )
+    assert row["cost_usd"] == D("6.6")  # > 200K tier: 6 x 1.1

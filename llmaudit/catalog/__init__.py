@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,7 @@ import polars as pl
 
 from llmaudit.catalog.match import ModelIndex, normalize_model_id
 from llmaudit.catalog.model import MODES, UNITS, Model, Problems, Version, parse_provider_file
-from llmaudit.catalog.table import price_table
+from llmaudit.catalog.table import price_table, region_table
 from llmaudit.catalog.yamlio import load_yaml
 from llmaudit.errors import CatalogError
 
@@ -53,6 +54,16 @@ class Catalog:
     def table(self) -> pl.DataFrame:
         """One row per (model, version, mode, tier) with per-token Decimal rates."""
         return price_table(self.models, self.catalog_id)
+
+    def table_for(self, keys: Iterable[str | None]) -> pl.DataFrame:
+        """`table` restricted to these model keys, built only for them (pricing needs a handful of models)."""
+        wanted = set(keys)
+        return price_table([m for m in self.models if m.key in wanted], self.catalog_id)
+
+    def regions_for(self, keys: Iterable[str | None]) -> pl.DataFrame:
+        """Regional multipliers of these models' versions (see `table.region_table`)."""
+        wanted = set(keys)
+        return region_table([m for m in self.models if m.key in wanted])
 
     def resolve(self, model_raw: str | None, provider: str | None = None) -> Model | None:
         return self.index.resolve(model_raw, provider)

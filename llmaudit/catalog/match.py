@@ -63,17 +63,33 @@ def normalize_model_id(raw: str | None) -> tuple[str | None, str | None]:
 
 
 class ModelIndex:
-    """Exact ids and aliases first, then the longest prefix, then regexes (searched)."""
+    """Exact ids and aliases first, then the longest prefix, then regexes (searched).
+
+    With a provider hint (the call's serving provider), that provider's own models are searched first, at
+    every level: a Groq call to `llama-3.3-70b-versatile` is priced by Groq's entry even when another
+    provider lists the id too, and a Bedrock call by a Bedrock regex even when another provider has the
+    exact id. Without a hint, or when the hinted provider has no match, all providers are searched and
+    ties at the winning level go to the model loaded first (curated first-party files win the ids they
+    define because the importer drops other providers' duplicates of them; see llmaudit/catalog/importers.py).
+    """
 
     def __init__(self, models: list[Model]):
+        self.models = models
         self.exact: dict[str, list[Model]] = {}
         for model in models:
             for name in (model.id, *model.aliases):
                 self.exact.setdefault(name, []).append(model)
+        # a catalog name is matched like a logged id: alias `claude-opus-5.0` is found as `claude-opus-5-0`
+        for model in models:
+            for name in (model.id, *model.aliases):
+                normalized, _ = normalize_model_id(name)
+                if normalized and normalized != name and model not in self.exact.get(normalized, ()):
+                    self.exact.setdefault(normalized, []).append(model)
         self.prefixed = sorted(
             ((p, m) for m in models for p in m.prefixes), key=lambda pm: len(pm[0]), reverse=True
         )
         self.regexed = [(r, m) for m in models for r in m.regexes]
+        self._by_provider: dict[str, ModelIndex] = {}
 
     def candidates(self, normalized: str) -> list[Model]:
         if normalized in self.exact:
@@ -83,14 +99,26 @@ class ModelIndex:
                 return [m for p, m in self.prefixed if p == prefix]
         return [m for r, m in self.regexed if r.search(normalized)]
 
+    def provider_index(self, provider: str) -> ModelIndex:
+        """The index of one provider's models (built on first use)."""
+        index = self._by_provider.get(provider)
+        if index is None:
+            index = ModelIndex([m for m in self.models if m.provider == provider])
+            self._by_provider[provider] = index
+        return index
+
     def resolve(self, raw: str | None, provider_hint: str | None = None) -> Model | None:
         normalized, _ = normalize_model_id(raw)
         if normalized is None:
             return None
+        if provider_hint:
+            own = self.provider_index(provider_hint).candidates(normalized)
+            if own:
+                return own[0]
         found = self.candidates(normalized)
-        if not found:
-            return None
-        for model in found:
-            if provider_hint and model.provider == provider_hint:
-                return model
-        return found[0]
+        return found[0] if found else None
+
+
+BEDROCK_VENDOR = (
+    _BEDROCK_VENDOR  # public: pricing tells Bedrock ids (same-region inference) from first-party ones
+)

@@ -47,7 +47,19 @@ _FILE_KEYS = {
     "notes",
 }
 _MODEL_KEYS = {"name", "aliases", "match", "retired", "versions", "context_window", "notes"}
-_VERSION_KEYS = {"effective_from", "source", "checked", "note", "rates", "tiers", "modes"}
+_VERSION_KEYS = {
+    "effective_from",
+    "source",
+    "checked",
+    "note",
+    "rates",
+    "tiers",
+    "modes",
+    "windows",
+    "regions",
+}
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+DAY_MINUTES = 24 * 60
 _MODE_KEYS = {"multiplier", "rates", "tiers"}
 
 
@@ -65,6 +77,22 @@ class Mode:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A UTC time-of-day span with its own rates (DeepSeek off-peak); end < start wraps past midnight."""
+
+    start: int  # minute of the day, inclusive
+    end: int  # minute of the day, exclusive
+    label: str
+    multiplier: Decimal = Decimal(1)
+    rates: dict[str, Decimal] = field(default_factory=dict)
+
+    def segments(self) -> list[tuple[int, int]]:
+        if self.start < self.end:
+            return [(self.start, self.end)]
+        return [(self.start, DAY_MINUTES), (0, self.end)] if self.end else [(self.start, DAY_MINUTES)]
+
+
+@dataclass(frozen=True)
 class Version:
     effective_from: dt.datetime
     rates: dict[str, Decimal]
@@ -74,6 +102,8 @@ class Version:
     checked: dt.date | None = None
     note: str | None = None
     line: int = 0
+    windows: tuple[Window, ...] = ()
+    regions: dict[str, Decimal] = field(default_factory=dict)  # region -> multiplier of token rates
 
 
 @dataclass(frozen=True)
@@ -218,6 +248,66 @@ def _modes(raw: Any, file: str, where: Any, problems: Problems, label: str) -> d
     return modes
 
 
+def _windows(raw: Any, file: str, where: Any, problems: Problems, label: str) -> tuple[Window, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add(file, where, f"{label} must be a list")
+        return ()
+    windows: list[Window] = []
+    taken: list[tuple[int, int]] = []
+    for item in raw:
+        node = item if isinstance(item, dict) else where
+        hours = item.get("hours_utc") if isinstance(item, dict) else None
+        match = _HOURS.match(str(hours or ""))
+        if match is None:
+            problems.add(file, node, f'{label}: hours_utc must look like "16:30-00:30" (UTC), got {hours!r}')
+            continue
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = h1 * 60 + m1, (h2 * 60 + m2) % DAY_MINUTES
+        if start == end:
+            problems.add(file, node, f"{label}: window {hours} is empty")
+            continue
+        multiplier = item.get("multiplier", 1)
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, int | Decimal)
+            or Decimal(multiplier) < 0
+        ):
+            problems.add(file, node, f"{label}: multiplier must be a non-negative number")
+            continue
+        window = Window(
+            start,
+            end,
+            str(hours),
+            Decimal(multiplier),
+            _rates(item.get("rates"), file, item, problems, f"{label}[{hours}].rates"),
+        )
+        for lo, hi in window.segments():
+            if any(lo < b and a < hi for a, b in taken):
+                problems.add(file, node, f"{label}: window {hours} overlaps another window")
+            taken.append((lo, hi))
+        windows.append(window)
+    return tuple(windows)
+
+
+def _regions(raw: Any, file: str, where: Any, problems: Problems, label: str) -> dict[str, Decimal]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.add(file, where, f"{label} must be a mapping of region: multiplier")
+        return {}
+    regions: dict[str, Decimal] = {}
+    for region, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | Decimal) or Decimal(value) < 0:
+            problems.add(
+                file, raw, f"{label}.{region}: multiplier must be a non-negative number, got {value!r}"
+            )
+            continue
+        regions[str(region).lower()] = Decimal(value)
+    return regions
+
+
 def _version(
     raw: Any, file: str, label: str, problems: Problems, default_modes: dict[str, Mode]
 ) -> Version | None:
@@ -247,6 +337,8 @@ def _version(
         checked=checked if isinstance(checked, dt.date) else None,
         note=raw.get("note"),
         line=line_of(raw),
+        windows=_windows(raw.get("windows"), file, raw, problems, f"{label}.windows"),
+        regions=_regions(raw.get("regions"), file, raw, problems, f"{label}.regions"),
     )
 
 

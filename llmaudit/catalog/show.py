@@ -29,7 +29,7 @@ def show(catalog: Catalog, query: str, at: str | dt.datetime | None = None) -> d
         raise InputError(
             f"{query}: {model.key} has no price before {model.versions[0].effective_from.date()}"
         )
-    table = catalog.table.filter(
+    table = catalog.table_for([model.key]).filter(
         (pl.col("price_key") == model.key) & (pl.col("price_version") == version.effective_from.date())
     )
     named = set(version.rates) | {u for t in version.tiers for u in t.rates}

@@ -11,7 +11,7 @@ import typer
 
 from llmaudit.cli.errors import exits_cleanly
 
-app = typer.Typer(help="Check, show and diff the pricing catalog.", no_args_is_help=True)
+app = typer.Typer(help="Check, show, diff and import the pricing catalog.", no_args_is_help=True)
 
 
 class FailOn(StrEnum):
@@ -159,3 +159,78 @@ def diff_command(
     if threshold is not None and exceeds(data, threshold):
         typer.echo(f"llmaudit: cost change exceeds --fail-above {fail_above}", err=True)
         raise typer.Exit(1)
+
+
+class ImportSource(StrEnum):
+    genai_prices = "genai-prices"
+    litellm = "litellm"
+
+
+@app.command("import")
+@exits_cleanly
+def import_command(
+    source: ImportSource = typer.Argument(..., help="genai-prices or litellm."),
+    path: Path = typer.Argument(
+        ...,
+        help="genai-prices: a prices/providers directory or one provider .yml; "
+        "litellm: model_prices_and_context_window.json.",
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory to write one <provider>.yaml per provider into."),
+    only: list[str] = typer.Option(None, "--only", help="Import only this provider (repeatable)."),
+    exclude: list[str] = typer.Option(None, "--exclude", help="Skip this provider (repeatable)."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite curated (openai, anthropic, google) or hand-written files."
+    ),
+    keep_duplicates: bool = typer.Option(
+        False,
+        "--keep-duplicates",
+        help="Keep models that duplicate a curated first-party model under another provider.",
+    ),
+    effective_from: str = typer.Option(
+        "2023-01-01", help="Date given to prices the source does not date (marked inferred)."
+    ),
+    source_version: str = typer.Option(
+        None, help="Source commit or version named in each file's notes (default: the file's sha256)."
+    ),
+) -> None:
+    """Convert genai-prices or LiteLLM pricing data into catalog YAML (never overwrites curated files)."""
+    import datetime as dt
+
+    from llmaudit.catalog import bundled_catalog_dir, load_catalog
+    from llmaudit.catalog.importers import (
+        clean_provider_file,
+        curated_models,
+        import_genai_prices,
+        import_litellm,
+        select,
+        write_provider_files,
+    )
+    from llmaudit.errors import UsageError
+
+    try:
+        since = dt.date.fromisoformat(effective_from)
+    except ValueError:
+        raise UsageError(f"--effective-from {effective_from!r}: use YYYY-MM-DD") from None
+    convert = import_genai_prices if source == ImportSource.genai_prices else import_litellm
+    files = select(
+        convert(path, effective_from=since, source_version=source_version), only or [], exclude or []
+    )
+    curated = [] if keep_duplicates else curated_models(out, bundled_catalog_dir())
+    files = [clean_provider_file(pf, curated) for pf in files]
+    empty = [pf for pf in files if not pf.models]
+    files = [pf for pf in files if pf.models]
+    if not files:
+        raise UsageError(f"{path}: nothing to import (check --only/--exclude)")
+    written = write_provider_files(files, out, f"{source.value}", force=force)
+    load_catalog(*written, include_bundled=False)  # what we wrote must load (raises CatalogError otherwise)
+    for pf, file in zip(files, written, strict=True):
+        typer.echo(
+            f"{file}: {len(pf.models)} models" + (f", {len(pf.skipped)} not imported" if pf.skipped else "")
+        )
+    for pf in empty:
+        typer.echo(f"{pf.provider}: nothing importable ({'; '.join(pf.skipped[:3])})", err=True)
+    models = sum(len(pf.models) for pf in files)
+    typer.echo(
+        f"{models} models in {len(files)} files; what was not imported is listed in each file's header",
+        err=True,
+    )
