@@ -159,3 +159,11 @@ def test_bedrock_regional_endpoints_cost_ten_percent_more(bundled):
     assert _cost(bundled, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", inp=M, out=M) == D(
         "31.35"
     )  # tier x1.1
+
+
+def test_deepseek_off_peak_window(bundled):
+    # fact 44: deepseek-chat 0.27 / 1.10 at 03:00 UTC, 0.135 / 0.55 at 18:00 UTC (16:30-00:30 off-peak)
+    night = dt.datetime(2025, 8, 1, 18, 0, tzinfo=UTC)
+    day = dt.datetime(2025, 8, 1, 3, 0, tzinfo=UTC)
+    assert _cost(bundled, "deepseek-chat", inp=M, out=M, ts=day) == D("1.37")
+    assert _cost(bundled, "deepseek-chat", inp=M, out=M, ts=night) == D("0.685")

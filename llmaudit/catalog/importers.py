@@ -430,7 +430,7 @@ def _genai_versions(
             if not isinstance(start, dt.date):
                 model.notes.append(f"price with start_date {start!r} not imported (not a date)")
                 continue
-            dated.append([start, price, []])
+            dated.append([start, price, [], []])
         elif "start_time" in constraint or "end_time" in constraint:
             start_m = _minutes(constraint.get("start_time", "00:00Z"))
             end_m = _minutes(constraint.get("end_time", "00:00Z"))
@@ -439,30 +439,24 @@ def _genai_versions(
                 continue
             target = dated[-1]
             length = (end_m - start_m) % 1440 or 1440
-            window = f"{_hhmm(start_m)}-{_hhmm(end_m)} UTC"
-            outside = f"{_hhmm(end_m)}-{_hhmm(start_m)} UTC"
-            if length > 720:  # the window covers most of the day: it is the standard price
+            if length > 720:  # the window covers most of the day: it is the standard price, the rest a window
                 other = target[1]
                 target[1] = price
-                target[2].append(
-                    f"standard price applies {window}; {outside} the source charges {_rates_text(other.rates)} "
-                    "(time-of-day prices are not modeled yet: those calls are priced at the standard rate)"
-                )
+                target[3].append((f"{_hhmm(end_m)}-{_hhmm(start_m)}", other.rates))
             else:
-                target[2].append(
-                    f"{window} the source charges {_rates_text(price.rates)} (time-of-day prices are not "
-                    "modeled yet: those calls are priced at the standard rate)"
-                )
+                target[3].append((f"{_hhmm(start_m)}-{_hhmm(end_m)}", price.rates))
         elif constraint:
             model.notes.append(f"price with constraint {json.dumps(constraint, default=str)} not imported")
         else:
-            dated.append([None, price, []])
-    starts = [d for d, _, _ in dated if d is not None]
+            dated.append([None, price, [], []])
+    starts = [d for d, _, _, _ in dated if d is not None]
     base_date = min([effective_from, *(d - dt.timedelta(days=1) for d in starts)])
     by_date: dict[dt.date, tuple[_Price, list[str], bool]] = {}
-    for date, price, notes in dated:  # a later entry for the same date wins (genai-prices: last active wins)
+    windows_by_date: dict[dt.date, list[tuple[str, dict[str, Decimal]]]] = {}
+    for date, price, notes, windows in dated:  # a later entry for the same date wins (last active wins)
         inferred = date is None
         by_date[date or base_date] = (price, notes, inferred)
+        windows_by_date[date or base_date] = windows
     versions = []
     for date in sorted(by_date):
         price, notes, inferred = by_date[date]
@@ -473,7 +467,12 @@ def _genai_versions(
             continue
         if inferred:
             notes = [f"effective_from {date} (inferred): the source has no start date for this price", *notes]
-        versions.append(_version_dict(date, price, source, entry.get("prices_checked"), notes))
+        version = _version_dict(date, price, source, entry.get("prices_checked"), notes)
+        if windows_by_date.get(date):
+            version["windows"] = [
+                {"hours_utc": hours, "rates": dict(rates)} for hours, rates in windows_by_date[date]
+            ]
+        versions.append(version)
     variants = entry.get("price_variants") or []
     if variants and versions:
         _genai_variants(variants, versions[-1], by_date[versions[-1]["effective_from"]][0], model)
@@ -1078,7 +1077,7 @@ def render_provider_file(pf: ProviderFile, command: str) -> str:
         lines.append("    versions:")
         for version in model.versions:
             first = True
-            for key in ("effective_from", "source", "checked", "note", "rates", "tiers", "modes"):
+            for key in ("effective_from", "source", "checked", "note", "rates", "tiers", "modes", "windows"):
                 if key not in version:
                     continue
                 lead = "      - " if first else "        "
@@ -1090,6 +1089,12 @@ def render_provider_file(pf: ProviderFile, command: str) -> str:
                 elif key == "modes":
                     lines.append(f"{lead}modes:")
                     lines.extend(f"          {mode}: {_flow(spec)}" for mode, spec in value.items())
+                elif key == "windows":
+                    lines.append(f"{lead}windows:")
+                    lines.extend(
+                        f'          - {{hours_utc: "{w["hours_utc"]}", rates: {_flow(w["rates"])}}}'
+                        for w in value
+                    )
                 elif isinstance(value, dict):
                     lines.append(f"{lead}{key}: {_flow(value)}")
                 else:
