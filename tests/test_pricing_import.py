@@ -91,12 +91,15 @@ def test_genai_prices_dated_versions_price_o3_by_call_date(genai, tmp_path):
     assert (before, after) == (D(50), D(10))
 
 
-def test_genai_prices_time_of_day_imports_the_standard_price(genai, tmp_path):
+def test_genai_prices_time_of_day_prices_become_windows(genai, tmp_path):
     catalog = _import("genai-prices", genai / "deepseek.yml", tmp_path / "out")
     version = catalog.resolve("deepseek-chat").versions[-1]
     assert version.rates == {"input": D("0.27"), "cache_read": D("0.07"), "output": D("1.1")}
-    assert "16:30-00:30 UTC" in version.note and "0.135" in version.note  # the off-peak window, in words
-    assert _cost(catalog, "deepseek-chat", inp=M, out=M, provider="deepseek") == D("1.37")
+    (window,) = version.windows
+    assert window.label == "16:30-00:30" and window.rates["input"] == D("0.135")
+    day, night = dt.datetime(2025, 11, 1, 3, tzinfo=UTC), dt.datetime(2025, 11, 1, 18, tzinfo=UTC)
+    assert _cost(catalog, "deepseek-chat", inp=M, out=M, provider="deepseek", ts=day) == D("1.37")
+    assert _cost(catalog, "deepseek-chat", inp=M, out=M, provider="deepseek", ts=night) == D("0.685")
     assert catalog.resolve("deepseek-r1-0528").id == "deepseek-reasoner"  # equals -> alias
     assert catalog.resolve("deepseek-chat-v3-x").id == "deepseek-chat"  # starts_with -> prefix
 
