@@ -167,3 +167,9 @@ def test_deepseek_off_peak_window(bundled):
     day = dt.datetime(2025, 8, 1, 3, 0, tzinfo=UTC)
     assert _cost(bundled, "deepseek-chat", inp=M, out=M, ts=day) == D("1.37")
     assert _cost(bundled, "deepseek-chat", inp=M, out=M, ts=night) == D("0.685")
+
+
+def test_qwen_input_length_tiers(bundled):
+    # fact 45: qwen3-max (DashScope) at 100K input pays the 32K-128K range on all tokens: 2.40 / 12
+    assert _cost(bundled, "qwen3-max", inp=K100) == D("0.24")
+    assert _cost(bundled, "qwen3-max", out=K100, inp=K100) == D("0.24") + D("1.2")

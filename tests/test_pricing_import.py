@@ -303,14 +303,19 @@ def test_bundled_generated_files_name_source_and_license():
             assert not text.startswith(GENERATED_MARK), file
         else:
             assert text.startswith(GENERATED_MARK), file
-            assert "pydantic/genai-prices" in text and "MIT License" in text and "47df840a" in text, file
+            assert "MIT License" in text, file
+            assert ("pydantic/genai-prices" in text and "47df840a" in text) or (
+                "BerriAI/litellm" in text and "litellm 1.109.1" in text
+            ), file
 
 
-def test_bundled_generated_files_are_reproducible(genai, tmp_path):
-    """The generated files are exactly what the importer makes from the anchors (edit the importer, not them)."""
+def test_bundled_generated_files_are_reproducible(genai, litellm_json, tmp_path):
+    """The generated files are exactly what the importer makes from the anchors (edit the importer, not them):
+    genai-prices for every non-curated provider, plus DashScope (Qwen, input-length tiers) from LiteLLM."""
     out = tmp_path / "out"
     args = ["--source-version", BUNDLED_SOURCE_VERSION]
     _import("genai-prices", genai, out, *args, *(f"--exclude={p}" for p in CURATED_PROVIDERS))
+    _import("litellm", litellm_json, out, "--only", "dashscope", "--source-version", "litellm 1.109.1 wheel")
     bundled_generated = sorted(
         p.name for p in bundled_catalog_dir().glob("*.yaml") if p.stem not in CURATED_PROVIDERS
     )
