@@ -94,6 +94,7 @@ PRICED_UNITS = (
     "output_audio_tokens",
     "input_image_tokens",
     "web_search_requests",
+    "cache_storage_token_hours",
 )
 
 
@@ -139,7 +140,8 @@ WITH joined AS (
       + coalesce(coalesce(input_image_tokens, 0) * rate_input_image, 0)
       + coalesce(coalesce(output_audio_tokens, 0) * rate_output_audio, 0)
       + coalesce(coalesce(web_search_requests, 0) * rate_web_search, 0)
-      + coalesce(coalesce(request_count, 1) * rate_request, 0) AS cost_other,
+      + coalesce(coalesce(request_count, 1) * rate_request, 0)
+      + coalesce(coalesce(cache_storage_token_hours, 0) * rate_cache_storage, 0) AS cost_other,
     coalesce(coalesce(cache_read_tokens, 0) * (rate_input - rate_cache_read), 0) AS _cache_saving,
     coalesce(coalesce(cache_write_5m_tokens, 0) * (rate_cache_write_5m - rate_input), 0)
       + coalesce(coalesce(cache_write_1h_tokens, 0) * (rate_cache_write_1h - rate_input), 0) AS _cache_premium,
@@ -152,6 +154,8 @@ WITH joined AS (
       CASE WHEN _text_out > 0 AND rate_output IS NULL THEN 'output has no rate' END,
       CASE WHEN coalesce(web_search_requests, 0) > 0 AND rate_web_search IS NULL
            THEN 'web searches have no rate' END,
+      CASE WHEN coalesce(cache_storage_token_hours, 0) > 0 AND rate_cache_storage IS NULL
+           THEN 'cache storage has no rate' END,
       CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END,
       CASE WHEN row_kind = 'aggregate' THEN 'aggregate: tier from the average call size' END) END AS _missing
   FROM regional

@@ -68,6 +68,11 @@ CALL_COLUMNS: tuple[Column, ...] = (
     Column("output_audio_tokens", pl.Int64(), "audio part of the output"),
     Column("input_image_tokens", pl.Int64(), "image part of the uncached input"),
     Column("web_search_requests", pl.Int64(), "server-side web searches"),
+    Column(
+        "cache_storage_token_hours",
+        pl.Int64(),
+        "explicit-cache storage (tokens x hours), when the source logs it",
+    ),
     Column("latency_ms", pl.Float64(), "end-to-end duration"),
     Column("cost_reported", MONEY_DTYPE, "cost written by the source (USD), for reconciliation"),
     Column("prompt_hash", pl.String(), "hash of the normalized request text (duplicates)"),
@@ -121,6 +126,7 @@ TOKEN_COLUMNS: tuple[str, ...] = (
     "output_audio_tokens",
     "input_image_tokens",
     "web_search_requests",
+    "cache_storage_token_hours",
 )
 ATTRIBUTION_COLUMNS: tuple[str, ...] = ("feature", "user_id", "project_id", "api_key_id", "session_id")
 

@@ -309,3 +309,26 @@ def test_region_column_applies_when_the_id_has_none(catalog):
         output_tokens=0,
     )
     assert row["cost_usd"] == D("6.6")  # > 200K tier: 6 x 1.1
+
+
+def test_cache_storage_is_billed_per_token_hour_when_logged(tmp_path):
+    from conftest import write
+
+    from llmaudit.catalog import load_catalog
+
+    write(
+        tmp_path / "c" / "g.yaml",
+        "schema_version: 1\nprovider: g\nmodels:\n  gem:\n    versions:\n"
+        "      - {effective_from: 2025-01-01, rates: {input: 1, output: 2, cache_storage: 4.5, cache_read: 0.1}}\n",
+    )
+    cat = load_catalog(tmp_path / "c", include_bundled=False)
+    row = _one(
+        cat,
+        model_raw="gem",
+        input_uncached_tokens=0,
+        input_total_tokens=0,
+        output_tokens=0,
+        cache_storage_token_hours=2_000_000,
+        is_batch=True,
+    )
+    assert row["cost_other"] == D("9")  # 2M token-hours x $4.50 per 1M; batch does not discount storage

@@ -23,8 +23,12 @@ UNITS: dict[str, tuple[str, int]] = {
     "input_image": ("input_image_tokens", 1_000_000),
     "web_search": ("web_search_requests", 1_000),
     "request": ("request_count", 1_000),
+    "cache_storage": (
+        "cache_storage_token_hours",
+        1_000_000,
+    ),  # per 1M tokens per hour (Gemini explicit cache)
 }
-PER_CALL_UNITS = frozenset({"web_search", "request"})
+PER_CALL_UNITS = frozenset({"web_search", "request", "cache_storage"})
 # A unit without a rate is billed like its parent (a cache read with no discount costs input).
 RATE_FALLBACK: dict[str, str] = {
     "cache_read": "input",
