@@ -1,14 +1,21 @@
-"""Per-call export (`--out`): every CALL_SCHEMA column, the cost components and the pricing provenance."""
+"""Exports (`--out`): one row per call (every CALL_SCHEMA column, the cost components and the pricing
+provenance), or FinOps FOCUS v1.2 charge rows when the file name ends in `focus.csv` / `focus.parquet`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from llmaudit.errors import InputError, UsageError
 
+if TYPE_CHECKING:
+    from llmaudit.catalog import Catalog
+    from llmaudit.focus import FocusResult
+
 FORMATS = (".parquet", ".csv", ".jsonl")
+FOCUS_SUFFIXES = ("focus.csv", "focus.parquet")
 _FORMULA = r"^[=+\-@\t\r]"
 
 
@@ -37,7 +44,9 @@ def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise UsageError(f"--out {path}: use a .parquet, .csv or .jsonl file name")
+        raise UsageError(
+            f"--out {path}: use a .parquet, .csv or .jsonl file name (or one ending in focus.csv for FOCUS)"
+        )
     frame = priced.drop("request_text", "response_text")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,3 +59,48 @@ def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path
+
+
+def is_focus_path(path: str | Path) -> bool:
+    """`--out` names ending in focus.csv or focus.parquet (focus.csv, 2025-11.focus.csv...) ask for FOCUS."""
+    return Path(path).name.lower().endswith(FOCUS_SUFFIXES)
+
+
+def _decimal_text(col: pl.Expr) -> pl.Expr:
+    text = col.cast(pl.String)
+    return pl.when(text.str.contains(".", literal=True)).then(text.str.replace(r"\.?0+$", "")).otherwise(text)
+
+
+def _focus_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """FOCUS text cells: ISO 8601 UTC `YYYY-MM-DDTHH:mm:ssZ`, plain decimals, formula-leading text quoted."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(name))
+        elif isinstance(dtype, pl.Decimal):
+            exprs.append(_decimal_text(col).alias(name))
+        elif dtype == pl.Date:
+            exprs.append(col.cast(pl.String).alias(name))
+        else:
+            exprs.append(col)
+    return _text_safe(frame.select(exprs))
+
+
+def write_focus(priced: pl.DataFrame, path: str | Path, catalog: Catalog) -> FocusResult:
+    """FinOps FOCUS v1.2 rows of the priced calls to `path` (CSV, or Parquet with typed columns)."""
+    from llmaudit.focus import focus_frame
+
+    path = Path(path)
+    if not is_focus_path(path):
+        raise UsageError(f"--out {path}: a FOCUS file name ends in focus.csv or focus.parquet")
+    result = focus_frame(priced, catalog)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.name.lower().endswith(".parquet"):
+            result.rows.write_parquet(path)
+        else:
+            _focus_text(result.rows).write_csv(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return result

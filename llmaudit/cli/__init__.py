@@ -11,6 +11,7 @@ from llmaudit import __version__
 from llmaudit.cli.analyze import analyze_command
 from llmaudit.cli.export import export_command
 from llmaudit.cli.pricing import app as pricing_app
+from llmaudit.cli.reconcile import reconcile_command
 
 app = typer.Typer(
     name="llmaudit",
@@ -39,6 +40,7 @@ def _root(
 
 app.command("analyze")(analyze_command)
 app.command("export")(export_command)
+app.command("reconcile")(reconcile_command)
 app.add_typer(pricing_app, name="pricing")
 
 

@@ -34,7 +34,12 @@ def analyze_command(
         None, help="Group by columns, e.g. model,day or feature,user (see docs for the list)."
     ),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Report format."),
-    out: Path = typer.Option(None, "--out", help="Also write one row per call to FILE.parquet|.csv|.jsonl."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Also write one row per call to FILE.parquet|.csv|.jsonl, or FinOps FOCUS v1.2 charges to a "
+        "file named *focus.csv (or *focus.parquet).",
+    ),
     db: Path = typer.Option(
         None, "--db", help="History store (default ./.llmaudit/history.duckdb; env LLMAUDIT_DB)."
     ),
@@ -46,7 +51,7 @@ def analyze_command(
     from llmaudit.analyze import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import print_report, progress, warn_rejects
-    from llmaudit.export import write_calls
+    from llmaudit.export import is_focus_path, write_calls
     from llmaudit.store import HistoryStore
 
     loaded = load_catalog(*(catalog or []))
@@ -60,9 +65,33 @@ def analyze_command(
             report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
     warn_rejects(report)
     print_report(report, output_format.value)
-    if out is not None:
+    if out is not None and is_focus_path(out):
+        _write_focus(report, out, loaded)
+    elif out is not None:
         written = write_calls(report.calls, out)
         typer.echo(f"llmaudit: wrote {report.calls.height:,} calls to {written}", err=True)
     if paths and not no_store:
         added = store.add(report.calls)
         typer.echo(f"llmaudit: history store {store.path}: {added:,} new calls", err=True)
+
+
+def _write_focus(report, out: Path, catalog) -> None:
+    """FOCUS charges to `out`, and on stderr what they hold and which calls they cannot (no price, no time)."""
+    from llmaudit.export import write_focus
+    from llmaudit.money import usd
+
+    result = write_focus(report.calls, out, catalog)
+    typer.echo(
+        f"llmaudit: wrote {result.rows.height:,} FOCUS rows ({result.calls:,} calls, {usd(result.cost_usd)}) "
+        f"to {out}",
+        err=True,
+    )
+    left_out = []
+    if result.unpriced_calls:
+        left_out.append(f"{result.unpriced_calls:,} unpriced calls")
+    if result.untimed_calls:
+        left_out.append(
+            f"{result.untimed_calls:,} calls without a timestamp ({usd(result.untimed_cost_usd)})"
+        )
+    if left_out:
+        typer.echo(f"llmaudit: not in the FOCUS file: {' and '.join(left_out)}", err=True)

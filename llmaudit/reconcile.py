@@ -1,0 +1,549 @@
+"""`reconcile`: the cost a source recorded (gateway, agent, provider) against our repricing, per call.
+
+Where a log carries `cost_reported` (LiteLLM spend, Claude Code costUSD, OpenRouter usage.cost, Helicone,
+Langfuse...), every call is compared with its repriced `cost_usd`. A call **matches** when
+
+    |recorded - repriced| <= max(absolute, relative x max(|recorded|, |repriced|))
+
+with relative = 1% and absolute = $0.000001 by default: 1% absorbs gateways that round or carry float
+noise, without hiding any real pricing rule (the smallest ones we explain, Bedrock's 10% regional uplift and
+cache-write TTLs, are far larger); the absolute floor keeps calls worth a fraction of a cent from failing on
+the last printed digit.
+
+Every difference gets one **cause**, each a vectorized rule over the priced calls tried in this order (the
+first that explains a call wins). Most are counterfactuals: the call is repriced (`price()` on the whole
+frame of still-unexplained calls) with the same catalog after one known billing mistake, and the cause holds
+when the recorded cost matches that counterfactual within the same tolerance (RULES lists them):
+
+- unpriced calls cannot be compared: `unknown model`, `missing usage`, `before first price`, `no model`;
+- `recorded as zero`: the source recorded $0 for a call we price (it did not know the model; a cache hit);
+- `not billed`: we price the call at $0 (error without usage, gateway cache hit) but the source charged it;
+- `cached tokens charged as input`, `cached tokens charged twice`, `cache write TTL`, `long-context tier`,
+  `batch/flex/priority ignored`, `batch/flex/priority not logged`: counterfactuals, see RULES;
+- `stale or different price`: calls of a model left unexplained that share one recorded/repriced ratio (at
+  least two calls within the relative tolerance of each other): the source uses another price for the model;
+- `other`: nothing above explains the difference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import polars as pl
+
+from llmaudit.catalog import Catalog, load_catalog
+from llmaudit.errors import UsageError
+from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
+from llmaudit.price import price
+
+SCHEMA = "llmaudit.reconcile/v1"
+TOP = 20
+# far above any long-context threshold: the counterfactual "priced at the highest tier"
+_TOP_TIER_BASIS = 10**15
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A call matches when |recorded - repriced| <= max(absolute, relative x max(|recorded|, |repriced|))."""
+
+    relative: Decimal = Decimal("0.01")
+    absolute: Decimal = Decimal("0.000001")
+
+    @classmethod
+    def parse(cls, values: list[str] | str | None) -> Tolerance:
+        """'0.5%' sets the relative part, '0.000001' (or '0.000001USD', '$0.01') the absolute one."""
+        if not values:
+            return cls()
+        relative, absolute = cls.relative, cls.absolute
+        for text in [values] if isinstance(values, str) else values:
+            cleaned = text.strip().upper().replace("$", "").replace(",", "")
+            try:
+                if cleaned.endswith("%"):
+                    relative = Decimal(cleaned[:-1].strip()) / 100
+                    value = relative
+                else:
+                    absolute = Decimal(cleaned.removesuffix("USD").strip())
+                    value = absolute
+            except InvalidOperation:
+                value = Decimal(-1)
+            if not value.is_finite() or value < 0:
+                raise UsageError(
+                    f"--tolerance {text!r}: use a percentage (1%) or an amount in USD (0.000001)"
+                ) from None
+        return cls(relative=relative, absolute=absolute)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "relative": self.relative,
+            "absolute_usd": self.absolute,
+            "rule": "|recorded - repriced| <= max(absolute_usd, relative x max(|recorded|, |repriced|))",
+        }
+
+
+def within(a: pl.Expr, b: pl.Expr, tolerance: Tolerance) -> pl.Expr:
+    """Vectorized match test of two money columns (null when either is null)."""
+    allowed = pl.max_horizontal(
+        pl.lit(tolerance.absolute, dtype=MONEY_DTYPE),
+        pl.max_horizontal(a.abs(), b.abs()) * pl.lit(tolerance.relative, dtype=MONEY_DTYPE),
+    )
+    return (a - b).abs() <= allowed
+
+
+def _n(name: str) -> pl.Expr:
+    return pl.col(name).fill_null(0)
+
+
+_WRITES = _n("cache_write_5m_tokens") + _n("cache_write_1h_tokens")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A known billing mistake: reprice the calls where `applies` with `change`; recorded ≈ that cost."""
+
+    cause: str
+    detail: str | pl.Expr
+    applies: pl.Expr
+    change: dict[str, pl.Expr]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "cached tokens charged as input",
+        "cache reads billed at the input rate",
+        _n("cache_read_tokens") > 0,
+        {
+            "input_uncached_tokens": _n("input_uncached_tokens") + _n("cache_read_tokens"),
+            "cache_read_tokens": pl.lit(0, pl.Int64),
+        },
+    ),
+    Rule(
+        "cached tokens charged as input",
+        "cache reads and writes billed at the input rate",
+        _WRITES > 0,
+        {
+            "input_uncached_tokens": _n("input_uncached_tokens") + _n("cache_read_tokens") + _WRITES,
+            "cache_read_tokens": pl.lit(0, pl.Int64),
+            "cache_write_5m_tokens": pl.lit(0, pl.Int64),
+            "cache_write_1h_tokens": pl.lit(0, pl.Int64),
+        },
+    ),
+    Rule(
+        "cached tokens charged twice",
+        "cache writes charged as input and again as cache writes",
+        _WRITES > 0,
+        {"input_uncached_tokens": _n("input_uncached_tokens") + _WRITES},
+    ),
+    Rule(
+        "cached tokens charged twice",
+        "cache reads charged as input and again as cache reads",
+        _n("cache_read_tokens") > 0,
+        {"input_uncached_tokens": _n("input_uncached_tokens") + _n("cache_read_tokens")},
+    ),
+    Rule(
+        "cached tokens charged twice",
+        "cache reads and writes charged as input and again at the cache rates",
+        (_n("cache_read_tokens") > 0) & (_WRITES > 0),
+        {"input_uncached_tokens": _n("input_uncached_tokens") + _n("cache_read_tokens") + _WRITES},
+    ),
+    Rule(
+        "cache write TTL",
+        "1h cache writes billed at the 5m rate",
+        _n("cache_write_1h_tokens") > 0,
+        {"cache_write_5m_tokens": _WRITES, "cache_write_1h_tokens": pl.lit(0, pl.Int64)},
+    ),
+    Rule(
+        "cache write TTL",
+        "5m cache writes billed at the 1h rate",
+        _n("cache_write_5m_tokens") > 0,
+        {"cache_write_1h_tokens": _WRITES, "cache_write_5m_tokens": pl.lit(0, pl.Int64)},
+    ),
+    Rule(
+        "long-context tier",
+        pl.format("billed at base rates: the {} long-context tier was missed", pl.col("price_tier")),
+        pl.col("price_tier").fill_null("base") != "base",
+        {"input_total_tokens": pl.lit(0, pl.Int64)},
+    ),
+    Rule(
+        "batch/flex/priority ignored",
+        pl.format("billed at standard rates, not {} rates", pl.col("price_mode")),
+        pl.col("price_mode").fill_null("standard") != "standard",
+        {"is_batch": pl.lit(False), "service_tier": pl.lit(None, pl.String)},
+    ),
+    Rule(
+        "long-context tier",
+        "billed at long-context rates the call did not reach",
+        pl.col("price_tier").fill_null("base") == "base",
+        {"input_total_tokens": pl.lit(_TOP_TIER_BASIS, pl.Int64)},
+    ),
+    *(
+        Rule(
+            "batch/flex/priority not logged",
+            f"billed at {mode} rates, but the log does not say the call was {mode}",
+            pl.col("price_mode").fill_null("standard") != mode,
+            {
+                "is_batch": pl.lit(mode == "batch"),
+                "service_tier": pl.lit(mode if mode != "batch" else None, pl.String),
+            },
+        )
+        for mode in ("batch", "flex", "priority")
+    ),
+)
+
+EXPLANATIONS: dict[str, str] = {
+    "unknown model": "no catalog price for the model: the recorded cost cannot be checked",
+    "missing usage": "the source recorded a cost but no token counts",
+    "before first price": "the call predates the model's first catalog price",
+    "no model": "the log names no model",
+    "recorded as zero": "the source recorded $0 for a billable call (model unknown to it, or a cache hit)",
+    "not billed": "priced at $0 (an error without usage, a gateway cache hit) but the source charged it",
+    "cached tokens charged as input": "recorded ≈ the cost with prompt-cache tokens billed at the full input rate",
+    "cached tokens charged twice": "recorded ≈ the cost with cache tokens charged as input on top of the cache rates",
+    "cache write TTL": "recorded ≈ the cost with cache writes billed at the other TTL's rate (5m vs 1h)",
+    "long-context tier": "recorded ≈ the cost at the other long-context tier (cliff pricing missed or misapplied)",
+    "batch/flex/priority ignored": "recorded ≈ the standard-mode cost of a batch/flex/priority call",
+    "batch/flex/priority not logged": "recorded ≈ the batch/flex/priority cost of a call logged as standard",
+    "stale or different price": "one recorded/repriced ratio for the model: the source uses another price",
+    "other": "no known rule explains the difference",
+}
+UNPRICED = ("unknown model", "missing usage", "before first price", "no model")
+
+
+def _status_frame(priced: pl.DataFrame, tolerance: Tolerance) -> pl.DataFrame:
+    recorded, repriced = pl.col("cost_reported"), pl.col("cost_usd")
+    has_usage = pl.any_horizontal(
+        [
+            pl.col(c).is_not_null()
+            for c in ("input_uncached_tokens", "cache_read_tokens", "output_tokens", "input_total_tokens")
+        ]
+    )
+    return priced.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+        pl.when(recorded.is_null())
+        .then(pl.lit("no recorded cost"))
+        .when(~pl.col("priced").fill_null(False) | repriced.is_null())
+        .then(pl.lit("not compared"))
+        .when(within(recorded, repriced, tolerance).fill_null(False))
+        .then(pl.lit("match"))
+        .otherwise(pl.lit("difference"))
+        .alias("recon_status"),
+        (recorded - repriced).alias("recon_difference_usd"),
+        pl.when(recorded.is_not_null() & ~pl.col("priced").fill_null(False))
+        .then(pl.col("unpriced_reason").fill_null("unknown model"))
+        .when(
+            recorded.is_not_null()
+            & (recorded.abs() <= pl.lit(tolerance.absolute, dtype=MONEY_DTYPE))
+            & (repriced > 0)
+        )
+        .then(pl.lit("recorded as zero"))
+        .when(
+            (repriced == 0)
+            & (recorded > pl.lit(tolerance.absolute, dtype=MONEY_DTYPE))
+            & (~has_usage | (pl.col("service_tier") == "gateway_cache"))
+        )
+        .then(pl.lit("not billed"))
+        .alias("_first_cause"),
+    )
+
+
+def classify(
+    priced: pl.DataFrame, catalog: Catalog | None = None, tolerance: Tolerance | None = None
+) -> pl.DataFrame:
+    """The priced calls plus recon_status (no recorded cost | not compared | match | difference),
+    recon_difference_usd (recorded - repriced), recon_cause, recon_detail and recon_explained_usd
+    (the counterfactual cost that the recorded one matches). `catalog` must be the one that priced them."""
+    tolerance = tolerance or Tolerance()
+    catalog = catalog or load_catalog()
+    ids = priced["catalog_id"].drop_nulls().unique().to_list() if priced.height else []
+    if ids and ids != [catalog.catalog_id]:
+        raise UsageError(
+            f"the calls were priced with catalog {', '.join(map(str, ids))}, not {catalog.catalog_id}: "
+            "reconcile with the catalog that priced them"
+        )
+    frame = _status_frame(priced, tolerance)
+    explained: list[pl.DataFrame] = []
+    fixed = frame.filter(
+        pl.col("recon_status").is_in(["not compared", "difference"]) & pl.col("_first_cause").is_not_null()
+    )
+    explained.append(
+        fixed.select(
+            "_i",
+            pl.col("_first_cause").alias("recon_cause"),
+            pl.lit(None, pl.String).alias("recon_detail"),
+            pl.lit(None, MONEY_DTYPE).alias("recon_explained_usd"),
+        )
+    )
+    todo = frame.filter((pl.col("recon_status") == "difference") & pl.col("_first_cause").is_null())
+    for rule in RULES:
+        rows = todo.filter(rule.applies.fill_null(False))
+        if rows.is_empty():
+            continue
+        changed = price(rows.with_columns(**rule.change), catalog)
+        test = rows.select(
+            "_i",
+            pl.lit(rule.cause).alias("recon_cause"),
+            (rule.detail if isinstance(rule.detail, pl.Expr) else pl.lit(rule.detail)).alias("recon_detail"),
+            changed["cost_usd"].alias("recon_explained_usd"),
+            within(pl.col("cost_reported"), changed["cost_usd"], tolerance).fill_null(False).alias("_hit"),
+        ).filter("_hit")
+        if test.height:
+            explained.append(test.drop("_hit"))
+            todo = todo.filter(~pl.col("_i").is_in(test["_i"].implode()))
+    stale = _stale(todo, tolerance)
+    explained.append(stale)
+    causes = pl.concat(explained, how="vertical_relaxed")
+    out = frame.join(causes, on="_i", how="left", maintain_order="left")
+    return out.with_columns(
+        pl.when(pl.col("recon_status").is_in(["not compared", "difference"]))
+        .then(pl.col("recon_cause").fill_null("other"))
+        .alias("recon_cause")
+    ).drop("_i", "_first_cause")
+
+
+def _stale(todo: pl.DataFrame, tolerance: Tolerance) -> pl.DataFrame:
+    """Calls of a model sharing one recorded/repriced ratio (>= 2 calls agree): the source's own price."""
+    empty = pl.DataFrame(
+        schema={
+            "_i": pl.Int64,
+            "recon_cause": pl.String,
+            "recon_detail": pl.String,
+            "recon_explained_usd": MONEY_DTYPE,
+        }
+    )
+    rest = todo.filter((pl.col("cost_usd") > 0) & (pl.col("cost_reported") > 0))
+    if rest.is_empty():
+        return empty
+    # ratios within the relative tolerance share a bucket (log scale): one bucket per price the source uses
+    step = math.log1p(max(float(tolerance.relative), 1e-9))
+    rest = rest.with_columns(
+        (pl.col("cost_reported").cast(pl.Float64) / pl.col("cost_usd").cast(pl.Float64))
+        .log()
+        .truediv(step)
+        .round(0)
+        .cast(pl.Int64)
+        .alias("_bucket")
+    )
+    rest = rest.filter(pl.len().over("model", "_bucket") >= 2)
+    if rest.is_empty():
+        return empty
+    per_price = rest.group_by("model", "_bucket").agg(pl.col("cost_reported").sum(), pl.col("cost_usd").sum())
+    details = pl.DataFrame(
+        {
+            "model": per_price["model"],
+            "_bucket": per_price["_bucket"],
+            "recon_detail": [
+                f"recorded is {_pct(r['cost_reported'], r['cost_usd'])} of catalog for model {r['model']}"
+                for r in per_price.to_dicts()
+            ],
+        },
+        schema={"model": pl.String, "_bucket": pl.Int64, "recon_detail": pl.String},
+    )
+    return rest.join(details, on=["model", "_bucket"], how="left", nulls_equal=True).select(
+        "_i",
+        pl.lit("stale or different price").alias("recon_cause"),
+        "recon_detail",
+        pl.lit(None, MONEY_DTYPE).alias("recon_explained_usd"),
+    )
+
+
+def _pct(part: Decimal | None, whole: Decimal | None) -> str:
+    if not whole:
+        return "—"
+    value = (Decimal(str(part or 0)) / Decimal(str(whole)) * 100).quantize(Decimal("0.01"))
+    return f"{value.normalize():f}%"
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _share(part: Decimal, whole: Decimal) -> float | None:
+    return float(part / whole * 100) if whole else None
+
+
+def _cause_rows(recon: pl.DataFrame) -> list[dict[str, Any]]:
+    off = recon.filter(pl.col("recon_status").is_in(["not compared", "difference"]))
+    if off.is_empty():
+        return []
+    compared = pl.col("recon_status") == "difference"
+    rows = (
+        off.group_by("recon_cause")
+        .agg(
+            pl.len().alias("calls"),
+            pl.col("cost_reported").sum().alias("recorded_usd"),
+            pl.col("cost_usd").filter(compared).sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").filter(compared).sum().alias("difference_usd"),
+            compared.any().alias("_compared"),
+        )
+        .to_dicts()
+    )
+    by_model = (
+        off.group_by("recon_cause", "model")
+        .agg(
+            pl.len().alias("calls"),
+            pl.col("cost_reported").sum().alias("recorded_usd"),
+            pl.col("cost_usd").filter(compared).sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").filter(compared).sum().alias("difference_usd"),
+            pl.col("recon_detail").drop_nulls().mode().first().alias("detail"),
+            compared.any().alias("_compared"),
+        )
+        .to_dicts()
+    )
+    out = []
+    for row in rows:
+        cause = row["recon_cause"]
+        models = [m for m in by_model if m["recon_cause"] == cause]
+        out.append(
+            {
+                "cause": cause,
+                "explanation": EXPLANATIONS.get(cause, ""),
+                "calls": row["calls"],
+                "recorded_usd": _dec(row["recorded_usd"]) or ZERO,
+                "repriced_usd": _dec(row["repriced_usd"]) if row["_compared"] else None,
+                "difference_usd": _dec(row["difference_usd"]) if row["_compared"] else None,
+                "models": sorted(
+                    (
+                        {
+                            "model": m["model"],
+                            "calls": m["calls"],
+                            "recorded_usd": _dec(m["recorded_usd"]) or ZERO,
+                            "repriced_usd": _dec(m["repriced_usd"]) if m["_compared"] else None,
+                            "difference_usd": _dec(m["difference_usd"]) if m["_compared"] else None,
+                            "detail": m["detail"],
+                        }
+                        for m in models
+                    ),
+                    key=lambda m: (-abs(m["difference_usd"] or m["recorded_usd"]), str(m["model"])),
+                ),
+            }
+        )
+    return sorted(
+        out, key=lambda r: (r["difference_usd"] is None, -abs(r["difference_usd"] or ZERO), r["cause"])
+    )
+
+
+def _by_model(recon: pl.DataFrame) -> list[dict[str, Any]]:
+    compared = recon.filter(pl.col("recon_status").is_in(["match", "difference"]))
+    if compared.is_empty():
+        return []
+    rows = (
+        compared.group_by("model")
+        .agg(
+            pl.len().alias("calls"),
+            (pl.col("recon_status") == "match").sum().alias("matching"),
+            pl.col("cost_reported").sum().alias("recorded_usd"),
+            pl.col("cost_usd").sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").sum().alias("difference_usd"),
+        )
+        .to_dicts()
+    )
+    for row in rows:
+        for key in ("recorded_usd", "repriced_usd", "difference_usd"):
+            row[key] = _dec(row[key]) or ZERO
+    return sorted(rows, key=lambda r: (-abs(r["difference_usd"]), str(r["model"])))
+
+
+def _largest(recon: pl.DataFrame, top: int) -> list[dict[str, Any]]:
+    off = recon.filter(pl.col("recon_status").is_in(["not compared", "difference"]))
+    if off.is_empty() or top <= 0:
+        return []
+    rows = (
+        off.with_columns(
+            pl.coalesce(pl.col("recon_difference_usd").abs(), pl.col("cost_reported").abs()).alias("_size")
+        )
+        .sort(["_size", "source_file", "source_line"], descending=[True, False, False], nulls_last=True)
+        .head(top)
+        .select(
+            "source_file",
+            "source_line",
+            "ts",
+            pl.coalesce("model", "model_raw").alias("model"),
+            "cost_reported",
+            "cost_usd",
+            "recon_difference_usd",
+            "recon_explained_usd",
+            "recon_cause",
+            "recon_detail",
+        )
+        .to_dicts()
+    )
+    return [
+        {
+            "location": f"{r['source_file']}:{r['source_line']}"
+            if r["source_line"] is not None
+            else r["source_file"],
+            "file": r["source_file"],
+            "line": r["source_line"],
+            "ts": r["ts"],
+            "model": r["model"],
+            "recorded_usd": _dec(r["cost_reported"]),
+            "repriced_usd": _dec(r["cost_usd"]),
+            "difference_usd": _dec(r["recon_difference_usd"]),
+            "explained_by_usd": _dec(r["recon_explained_usd"]),
+            "cause": r["recon_cause"],
+            "detail": r["recon_detail"],
+        }
+        for r in rows
+    ]
+
+
+def summarize(recon: pl.DataFrame, tolerance: Tolerance, top: int = TOP) -> dict[str, Any]:
+    """Totals, causes, per-model comparison and the largest differences of a `classify` frame."""
+    compared = recon.filter(pl.col("recon_status").is_in(["match", "difference"]))
+    unchecked = recon.filter(pl.col("recon_status") == "not compared")
+    recorded, repriced = sum_decimal(compared["cost_reported"]), sum_decimal(compared["cost_usd"])
+    mismatch = sum_decimal(compared["recon_difference_usd"].abs())
+    matching = int((compared["recon_status"] == "match").sum()) if compared.height else 0
+    return {
+        "tolerance": tolerance.as_dict(),
+        "totals": {
+            "calls": recon.height,
+            "calls_with_recorded_cost": compared.height + unchecked.height,
+            "calls_compared": compared.height,
+            "calls_matching": matching,
+            "calls_differing": compared.height - matching,
+            "calls_not_compared": unchecked.height,
+            "match_rate_pct": matching / compared.height * 100 if compared.height else None,
+            "recorded_usd": recorded,
+            "repriced_usd": repriced,
+            "difference_usd": recorded - repriced,
+            "difference_pct": _share(recorded - repriced, repriced),
+            "mismatch_usd": mismatch,
+            "mismatch_pct": _share(mismatch, repriced),
+            "recorded_not_compared_usd": sum_decimal(unchecked["cost_reported"]),
+        },
+        "causes": _cause_rows(recon),
+        "by_model": _by_model(recon),
+        "largest": _largest(recon, top),
+    }
+
+
+def reconcile(
+    priced: pl.DataFrame,
+    catalog: Catalog | None = None,
+    *,
+    tolerance: Tolerance | None = None,
+    top: int = TOP,
+) -> dict[str, Any]:
+    """Recorded vs repriced cost of priced calls (from `price()` with `catalog`, bundled by default):
+    totals, differences grouped by cause, per model, and the `top` largest differences (file:line)."""
+    tolerance = tolerance or Tolerance()
+    catalog = catalog or load_catalog()
+    data = summarize(classify(priced, catalog, tolerance), tolerance, top)
+    data["catalog"] = {"id": catalog.catalog_id}
+    return data
+
+
+def exceeds(data: dict[str, Any], threshold: tuple[str, Decimal]) -> bool:
+    """The --fail-above gate: the summed per-call mismatch |recorded - repriced| of the compared calls
+    above `threshold` ('pct' of the repriced total, or 'usd')."""
+    kind, limit = threshold
+    totals = data["totals"]
+    mismatch, repriced = totals["mismatch_usd"], totals["repriced_usd"]
+    if kind == "pct":
+        if not repriced:
+            return mismatch != ZERO
+        return mismatch / repriced * 100 > limit
+    return mismatch > limit
