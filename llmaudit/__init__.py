@@ -27,6 +27,7 @@ _EXPORTS = {
     "CALL_SCHEMA": "llmaudit.schema",
     "PRICE_SCHEMA": "llmaudit.schema",
     "HistoryStore": "llmaudit.store",
+    "reconcile": "llmaudit.reconcile",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -25,7 +25,14 @@ from llmaudit.ingest.files import (
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
 from llmaudit.ingest.normalize import collapse, normalize
-from llmaudit.ingest.registry import json_readers, reader_names, sniff
+from llmaudit.ingest.registry import (
+    SNIFF_SAMPLE,
+    csv_readers,
+    json_readers,
+    reader_names,
+    sniff,
+    sniff_objects,
+)
 from llmaudit.ingest.spec import RAW_FIELDS, JsonReader
 from llmaudit.ingest.sqlbuild import reader_sql
 
@@ -76,23 +83,53 @@ def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: J
     reader = forced or sniff(lines, readers)
     if reader is None:
         return None, lines.height
-
-    def chunks():
-        torn = None if source.ends_with_newline or is_document or not lines.height else int(lines["line"][-1])
-        sql = reader_sql(reader, "lines_in", file, torn)
-        for start in range(0, max(lines.height, 1), CHUNK_LINES):
-            con.register("lines_in", lines.slice(start, CHUNK_LINES))
-            frame = con.sql(sql).pl()
-            con.unregister("lines_in")
-            rejects = frame.filter(pl.col("reason").is_not_null()).select(
-                pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
-            )
-            yield frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
-
-    return reader.name, chunks()
+    torn = None if source.ends_with_newline or is_document or not lines.height else int(lines["line"][-1])
+    return reader.name, _reader_chunks(con, reader, lines, file, torn)
 
 
-def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
+def _reader_chunks(con, reader: JsonReader, lines: pl.DataFrame, file: str, torn: int | None):
+    """Chunks of (raw frame with record_id, rejects) from numbered JSON object lines read by `reader`."""
+    sql = reader_sql(reader, "lines_in", file, torn)
+    for start in range(0, max(lines.height, 1), CHUNK_LINES):
+        con.register("lines_in", lines.slice(start, CHUNK_LINES))
+        frame = con.sql(sql).pl()
+        con.unregister("lines_in")
+        rejects = frame.filter(pl.col("reason").is_not_null()).select(
+            pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
+        )
+        yield frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
+
+
+def _read_csv_file(
+    con, path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool = False
+):
+    """(format name, chunks) for one CSV/TSV file, or (None, rows) when its columns are not recognized.
+
+    A known export (csv_readers: OpenAI usage/costs downloads, FOCUS) is read by its reader, each row as a
+    flat JSON object keyed by the header's names (values as text, empty cells null); any other CSV with
+    model and token columns is generic_csv (always, with `generic_only`)."""
+    frame, rows = _csv_frame(path, data)
+    stripped = [c.strip() for c in frame.columns]
+    if len(set(stripped)) == len(stripped):
+        frame = frame.rename(dict(zip(frame.columns, stripped, strict=True)))
+    reader = forced
+    if reader is None and not generic_only:
+        sample = frame.head(SNIFF_SAMPLE).to_dicts() or [dict.fromkeys(frame.columns)]
+        reader = sniff_objects(sample, csv_readers())
+    if reader is not None:
+        # CSV line numbers: the header is line 1
+        lines = frame.select(
+            pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
+            pl.struct(pl.all()).struct.json_encode().alias("text"),
+        )
+        return reader.name, _reader_chunks(con, reader, lines, str(path), None)
+    raw = _generic_csv(frame, mapping)
+    if raw is None:
+        return None, rows
+    return "generic_csv", iter([(_with_record_ids(con, raw, str(path)), None)])
+
+
+def _csv_frame(path: Path, data: bytes) -> tuple[pl.DataFrame, int]:
     separator = "\t" if _logical_suffix(path) == ".tsv" else ","
     try:
         frame = pl.read_csv(
@@ -104,14 +141,18 @@ def _read_csv_file(path: Path, data: bytes, mapping: Mapping):
         )
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise InputError(f"{path}:1: not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    return frame, frame.height
+
+
+def _generic_csv(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame | None:
     if not csv_has_known_columns(frame.columns, mapping):
-        return None, frame.height
+        return None
     # CSV line numbers: header is line 1 (quoted multi-line cells would shift this; noted in README).
     frame = frame.with_row_index("line", offset=2).with_columns(
         pl.col("line").cast(pl.Int64),
         pl.concat_str(pl.all().exclude("line").fill_null(""), separator=",").alias("text"),
     )
-    return csv_raw_frame(frame, mapping), frame.height
+    return csv_raw_frame(frame, mapping)
 
 
 def read_logs(
@@ -129,10 +170,11 @@ def read_logs(
         paths = [paths]
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     readers = json_readers(mapping)
-    forced = None
+    forced = forced_csv = None
     if format != "auto":
         forced = next((r for r in readers if r.name == format), None)
-        if forced is None and format != "generic_csv":
+        forced_csv = next((r for r in csv_readers() if r.name == format), None)
+        if forced is None and forced_csv is None and format != "generic_csv":
             raise InputError(
                 f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv"
             )
@@ -146,14 +188,11 @@ def read_logs(
     for path in discover(paths):
         source = open_source(path)
         if _logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
-            raw, rows = _read_csv_file(path, source.read_all(), mapping)
-            fmt, chunks = (
-                ("generic_csv", iter([(_with_record_ids(con, raw, str(path)), None)]))
-                if raw is not None
-                else (None, rows)
+            fmt, chunks = _read_csv_file(
+                con, path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
             )
         else:
-            fmt, chunks = _read_json_file(con, source, readers, forced)
+            fmt, chunks = _read_json_file(con, source, readers, forced or forced_csv)
         if fmt is None:
             unknown[str(path)] = chunks
             continue

@@ -214,7 +214,14 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
     typed = typed.with_columns(model.alias("model"))
     # decide rejection with cheap booleans on every row; build reason text only for the rejected few
     negative_uncached = pl.col("input_uncached_tokens") < 0
-    not_a_call = pl.col("model_raw").is_null() & ~pl.col("_has_usage") & (pl.col("status") == "ok")
+    # a billed line without usage (a Costs API or FOCUS row) is an aggregate record, not a broken call
+    cost_line = (pl.col("row_kind") == "aggregate") & pl.col("cost_reported").is_not_null()
+    not_a_call = (
+        pl.col("model_raw").is_null()
+        & ~pl.col("_has_usage")
+        & (pl.col("status") == "ok")
+        & ~cost_line.fill_null(False)
+    )
     rejected = (
         pl.col("reject_reason").is_not_null()
         | pl.any_horizontal([pl.col(f"_bad{name}") for name in _COUNTS])
@@ -258,7 +265,11 @@ def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
         pl.col("_tz_assumed").fill_null(False).alias("tz_assumed"),
         pl.col("line").cast(pl.Int64).alias("source_line"),
         pl.col("row_kind").fill_null("call"),
-        pl.col("_request_count").fill_null(1).alias("request_count"),
+        # a call is one request; an aggregate without a request count (Anthropic reports, FOCUS) stays null
+        pl.when(pl.col("row_kind") == "aggregate")
+        .then(pl.col("_request_count"))
+        .otherwise(pl.col("_request_count").fill_null(1))
+        .alias("request_count"),
         _bool("is_batch").fill_null(False).alias("is_batch"),
         pl.col("http_status").cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
         pl.col("latency_ms").cast(pl.Float64, strict=False),

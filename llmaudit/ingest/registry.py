@@ -8,14 +8,17 @@ import polars as pl
 
 from llmaudit.ingest import (
     anthropic,
+    anthropic_reports,
     bedrock,
     claude_code,
     codex,
+    focus,
     gemini,
     helicone,
     langfuse,
     litellm,
     openai,
+    openai_usage,
 )
 from llmaudit.ingest.generic import Mapping, generic_json_reader
 from llmaudit.ingest.spec import JsonReader
@@ -32,15 +35,23 @@ def json_readers(mapping: Mapping) -> list[JsonReader]:
         *langfuse.READERS,
         *helicone.READERS,
         *openai.READERS,
+        *openai_usage.READERS,
         *anthropic.READERS,
+        *anthropic_reports.READERS,
         *gemini.READERS,
         *bedrock.READERS,
         generic_json_reader(mapping),
     ]
 
 
+def csv_readers() -> list[JsonReader]:
+    """Readers of known CSV exports: each CSV row is read as a flat object keyed by the header's names.
+    A CSV that none of them recognizes is read as generic_csv."""
+    return [*openai_usage.CSV_READERS, *focus.CSV_READERS]
+
+
 def reader_names(mapping: Mapping | None = None) -> list[str]:
-    return [r.name for r in json_readers(mapping or Mapping())]
+    return [r.name for r in json_readers(mapping or Mapping())] + [r.name for r in csv_readers()]
 
 
 def sniff(lines: pl.DataFrame, readers: list[JsonReader]) -> JsonReader | None:
@@ -51,6 +62,11 @@ def sniff(lines: pl.DataFrame, readers: list[JsonReader]) -> JsonReader | None:
             objects.append(json.loads(text))
         except json.JSONDecodeError:
             continue
+    return sniff_objects(objects, readers)
+
+
+def sniff_objects(objects: list, readers: list[JsonReader]) -> JsonReader | None:
+    """The reader matching most of these decoded objects (ties go to the earlier reader)."""
     best, best_hits = None, 0
     for reader in readers:
         hits = sum(1 for obj in objects if isinstance(obj, dict) and reader.sniff(obj))

@@ -75,6 +75,9 @@ class JsonReader:
     holding its observations). Paths and placeholders then address the element; `_parent.` addresses the
     enclosing record (`{_parent.trace.userId}`). Every element is one row (its line is the record's line); a
     record whose array is missing or empty still yields one row with a null element, so it is accounted for.
+    A tuple of paths explodes nested arrays, each path relative to an element of the previous one (a usage
+    page `("data", "results")`: every result of every bucket); `_parent.` is then the enclosing element
+    (the bucket), and an empty array at any level still yields one row with a null element.
     """
 
     name: str
@@ -82,7 +85,13 @@ class JsonReader:
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exprs: dict[str, str] = field(default_factory=dict)
     description: str = ""
-    explode: str | None = None
+    explode: str | tuple[str, ...] | None = None
+
+    def explode_levels(self) -> tuple[str, ...]:
+        """The exploded array paths, outermost first (empty when the reader does not explode)."""
+        if self.explode is None:
+            return ()
+        return (self.explode,) if isinstance(self.explode, str) else tuple(self.explode)
 
     def all_paths(self) -> set[str]:
         import re

@@ -40,21 +40,22 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def path_sql(path: str, root: str = "r") -> str:
+def path_sql(path: str, root: str = "r", parent: str = "r") -> str:
     """Struct access for a dotted path: r."usage"."prompt_tokens", lists 1-based in DuckDB.
 
-    In an exploding reader the root is the element `e`, and `_parent.` paths address the record `r`."""
+    In an exploding reader the root is the element `e`, and `_parent.` paths address `parent`: the record
+    `r`, or the enclosing element when nested arrays are exploded."""
     parts = split_path(path)
     if root != "r" and parts[0] == PARENT:
-        root, parts = "r", parts[1:]
+        root, parts = parent, parts[1:]
     sql = root
     for part in parts:
         sql = f"{sql}[{int(part) + 1}]" if part.isdigit() else f"{sql}.{_quote(part)}"
     return sql
 
 
-def _render(expr: str, root: str = "r") -> str:
-    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1), root), expr)
+def _render(expr: str, root: str = "r", parent: str = "r") -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1), root, parent), expr)
 
 
 def _record_shape(reader: JsonReader) -> dict:
@@ -68,8 +69,11 @@ def _record_shape(reader: JsonReader) -> dict:
     element = paths - parent
     if not element:
         raise ValueError(f"{reader.name}: an exploding reader reads at least one element path")
-    nested = {f"{reader.explode}.0.{p}" for p in element}
-    return struct_shape(nested | {p.split(".", 1)[1] for p in parent})
+    levels = reader.explode_levels()
+    inner = "".join(f"{level}.0." for level in levels)  # data.0.results.0.
+    outer = "".join(f"{level}.0." for level in levels[:-1])  # data.0. (the enclosing element)
+    nested = {f"{inner}{p}" for p in element}
+    return struct_shape(nested | {outer + p.split(".", 1)[1] for p in parent})
 
 
 def _literal(text: str) -> str:
@@ -89,13 +93,15 @@ def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int
     others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`. Each line is parsed once for
     validity and once into a STRUCT; the text itself is not returned."""
     shape = _record_shape(reader)
-    root = "r" if reader.explode is None else "e"
+    levels = reader.explode_levels()
+    root = "r" if not levels else "e"
+    parent = "r" if len(levels) < 2 else f"_x{len(levels) - 1}"
     columns = []
     for name in RAW_FIELDS:
         if name in reader.exprs:
-            expr = _render(reader.exprs[name], root)
+            expr = _render(reader.exprs[name], root, parent)
         elif name in reader.paths:
-            candidates = [path_sql(p, root) for p in reader.paths[name]]
+            candidates = [path_sql(p, root, parent) for p in reader.paths[name]]
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
             expr = _literal(reader.name)
@@ -128,21 +134,26 @@ FROM (
   FROM ({parsed}
   )
 )"""
-    # one row per array element (a null element when the array is missing or empty); `_element` (1-based)
-    # keeps record ids unique among the elements of one record
-    array = path_sql(reader.explode)
+    # one row per array element (a null element when the array is missing or empty); `_element` (1-based,
+    # `i.j` for nested arrays) keeps record ids unique among the elements of one record
+    exploded = f"SELECT line, text, r, {reason} AS reason FROM ({parsed}\n    )"
+    enclosing = "r"
+    for depth, level in enumerate(levels, start=1):
+        alias = "e" if depth == len(levels) else f"_x{depth}"
+        array = path_sql(level, enclosing)
+        exploded = f"""
+    SELECT *, unnest(CASE WHEN len({array}) > 0 THEN {array} ELSE [NULL] END) AS {alias},
+           unnest(CASE WHEN len({array}) > 0 THEN range(1, len({array}) + 1) ELSE [1] END) AS _i{depth}
+    FROM ({exploded})"""
+        enclosing = alias
+    element = " || '.' || ".join(f"_i{depth}" for depth in range(1, len(levels) + 1))
     return f"""
 SELECT * EXCLUDE (text, _element),
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
                 ELSE {file} || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
 FROM (
-  SELECT line, text, _element, reason,
+  SELECT line, text, {element} AS _element, reason,
 {fields}
-  FROM (
-    SELECT line, text, r, {reason} AS reason,
-           unnest(CASE WHEN len({array}) > 0 THEN {array} ELSE [NULL] END) AS e,
-           unnest(CASE WHEN len({array}) > 0 THEN range(1, len({array}) + 1) ELSE [1] END) AS _element
-    FROM ({parsed}
-    )
+  FROM ({exploded}
   )
 )"""
