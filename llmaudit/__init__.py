@@ -18,16 +18,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "analyze": "llmaudit.analyze",
-    "Report": "llmaudit.analyze",
+    "analyze": "llmaudit.analysis",
+    "Report": "llmaudit.analysis",
     "read_logs": "llmaudit.ingest",
     "scan_logs": "llmaudit.ingest",
     "load_catalog": "llmaudit.catalog",
-    "price": "llmaudit.price",
+    "price": "llmaudit.pricing",
     "CALL_SCHEMA": "llmaudit.schema",
     "PRICE_SCHEMA": "llmaudit.schema",
     "HistoryStore": "llmaudit.store",
-    "reconcile": "llmaudit.reconcile",
+    "reconcile": "llmaudit.reconciliation",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -23,7 +23,7 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 FOCUS_VERSION = "1.2"
 # The 57 columns of FOCUS v1.2, in the alphabetical order of the spec's sample files.

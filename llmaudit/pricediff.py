@@ -10,7 +10,7 @@ import polars as pl
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.model import Model
 from llmaudit.money import ZERO, sum_decimal
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 
 def _signature(model: Model) -> list[tuple]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 pytestmark = pytest.mark.anchors
 

@@ -7,7 +7,7 @@ from conftest import write
 
 from llmaudit.errors import InputError
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 GOOD = (
     '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", '

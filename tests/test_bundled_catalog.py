@@ -11,7 +11,7 @@ import pytest
 from conftest import UTC, calls_frame
 
 from llmaudit.catalog import load_catalog
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 D = Decimal
 AT = dt.datetime(2025, 11, 1, tzinfo=UTC)

@@ -262,3 +262,12 @@ def test_unwritable_out_is_an_input_error(tmp_path):
     blocker = write(tmp_path / "file", "x")
     result = _invoke(str(_logs(tmp_path)), "--out", str(blocker / "sub" / "x.csv"), "--no-store")
     assert result.exit_code == 3 and "cannot write" in result.stderr
+
+
+def test_library_names_stay_functions_after_submodules_load():
+    import llmaudit
+    from llmaudit import reconciliation  # noqa: F401  (loads llmaudit.analysis and llmaudit.pricing too)
+
+    for name in ("analyze", "price", "reconcile", "read_logs", "load_catalog"):
+        assert callable(getattr(llmaudit, name)) and not hasattr(getattr(llmaudit, name), "__path__"), name
+        assert getattr(llmaudit, name).__class__.__name__ == "function", name

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from llmaudit.cli import app
 from llmaudit.export import is_focus_path, write_focus
 from llmaudit.focus import FOCUS_COLUMNS, X_COLUMNS, focus_frame
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 D = Decimal
 runner = CliRunner()

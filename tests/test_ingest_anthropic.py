@@ -9,7 +9,7 @@ from decimal import Decimal
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 MESSAGE = {
     "id": "msg_1",

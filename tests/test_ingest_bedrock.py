@@ -11,7 +11,7 @@ from conftest import write
 
 from llmaudit.ingest import read_logs
 from llmaudit.ingest.bedrock import BEDROCK_CONVERSE
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 
 def _log(request_id, model, tokens, output_body=None, **extra):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 
 def _assistant(msg_id, req, output, ts="2026-01-09T10:00:00.000Z", **extra):

@@ -17,7 +17,7 @@ import pytest
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 UTC = dt.UTC
 COLUMNS = (

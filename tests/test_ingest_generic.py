@@ -8,7 +8,7 @@ from decimal import Decimal
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 
 def test_generic_jsonl_with_common_field_names(tmp_path, catalog):

@@ -15,7 +15,7 @@ from decimal import Decimal
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 NO_CACHE = "00000000-0000-0000-0000-000000000000"
 

@@ -15,7 +15,7 @@ from conftest import write
 
 from llmaudit.ingest import read_logs
 from llmaudit.ingest.spec import split_path
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 TRACE = {
     "id": "t1",

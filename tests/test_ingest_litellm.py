@@ -14,7 +14,7 @@ import pytest
 from conftest import write
 
 from llmaudit.ingest import read_logs
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 API_KEY_HASH = "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
 

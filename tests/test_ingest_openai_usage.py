@@ -18,7 +18,7 @@ from conftest import write
 
 from llmaudit.ingest import read_logs, sqlbuild
 from llmaudit.ingest.spec import JsonReader
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 NOV1, NOV2, NOV3, NOV4 = 1761955200, 1762041600, 1762128000, 1762214400  # 2025-11-01..04 00:00 UTC
 UTC = dt.UTC

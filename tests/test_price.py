@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from conftest import UTC, calls_frame
 
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 D = Decimal
 

@@ -23,7 +23,7 @@ from llmaudit.catalog.importers import (
     render_provider_file,
 )
 from llmaudit.cli import app
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 D = Decimal
 M = 1_000_000

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from llmaudit.cli import app
 from llmaudit.errors import UsageError
-from llmaudit.price import price
-from llmaudit.reconcile import SCHEMA, Tolerance, classify, exceeds, reconcile
+from llmaudit.pricing import price
+from llmaudit.reconciliation import SCHEMA, Tolerance, classify, exceeds, reconcile
 
 D = Decimal
 runner = CliRunner()

@@ -48,7 +48,7 @@ def analyze_command(
     mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping for generic JSONL/CSV logs."),
 ) -> None:
     """Reprice every call in PATHS and report where the money went."""
-    from llmaudit.analyze import analyze, analyze_history
+    from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import print_report, progress, warn_rejects
     from llmaudit.export import is_focus_path, write_calls

@@ -21,7 +21,7 @@ def export_command(
     until: str = typer.Option(None, help="Only calls before the end of this UTC date."),
 ) -> None:
     """Write every call, repriced, with its cost components and price provenance."""
-    from llmaudit.analyze import analyze, analyze_history
+    from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.parquet_io import export_parquet
     from llmaudit.store import HistoryStore

@@ -49,13 +49,13 @@ def reconcile_command(
     mapping: Path = typer.Option(None, "--mapping", help="YAML column mapping for generic JSONL/CSV logs."),
 ) -> None:
     """Compare the cost recorded in the logs with the repriced cost, and explain the differences."""
-    from llmaudit.analyze import analyze, analyze_history
+    from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import progress, warn_rejects
     from llmaudit.errors import UsageError
     from llmaudit.money import usd
     from llmaudit.pricediff import parse_threshold
-    from llmaudit.reconcile import SCHEMA, Tolerance, exceeds, reconcile
+    from llmaudit.reconciliation import SCHEMA, Tolerance, exceeds, reconcile
     from llmaudit.store import HistoryStore
 
     tol = Tolerance.parse(tolerance)

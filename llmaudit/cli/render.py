@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, nullcontext
 import typer
 from rich.console import Console
 
-from llmaudit.analyze import Report
+from llmaudit.analysis import Report
 
 STDERR_SAMPLE = 10
 

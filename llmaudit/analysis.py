@@ -14,7 +14,7 @@ from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.ingest import IngestResult, Mapping, read_logs
 from llmaudit.parquet_io import is_parquet_source, read_calls_parquet
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 
 @dataclass

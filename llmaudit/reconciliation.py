@@ -37,7 +37,7 @@ import polars as pl
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.price import price
+from llmaudit.pricing import price
 
 SCHEMA = "llmaudit.reconcile/v1"
 TOP = 20
