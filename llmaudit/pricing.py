@@ -157,7 +157,10 @@ WITH joined AS (
       CASE WHEN coalesce(cache_storage_token_hours, 0) > 0 AND rate_cache_storage IS NULL
            THEN 'cache storage has no rate' END,
       CASE WHEN ts IS NULL THEN 'no timestamp: latest price' END,
-      CASE WHEN row_kind = 'aggregate' THEN 'aggregate: tier from the average call size' END) END AS _missing
+      CASE WHEN row_kind = 'aggregate' AND request_count IS NOT NULL
+           THEN 'aggregate: tier from the average call size' END,
+      CASE WHEN row_kind = 'aggregate' AND request_count IS NULL
+           THEN 'aggregate without a request count: base tier' END) END AS _missing
   FROM regional
 )
 SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provider, price_model, price_version,
@@ -173,6 +176,7 @@ SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provide
        WHEN _priced THEN cost_input + cost_cache_read + cost_cache_write + cost_output + cost_other END AS cost_usd,
   _priced OR _not_billed AS priced,
   CASE WHEN _priced OR _not_billed THEN NULL
+       WHEN _cost_line AND NOT _has_usage THEN 'cost line (no usage)'
        WHEN _price_key IS NULL AND model_raw IS NULL THEN 'no model'
        WHEN _price_key IS NULL THEN 'unknown model'
        WHEN NOT _has_usage THEN 'missing usage'
@@ -215,6 +219,7 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             "is_batch",
             "service_tier",
             "region",
+            "cost_reported",
         )
         .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left")
         .select(
@@ -235,11 +240,16 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
             .fill_null(0)
             .alias("_minute"),
             pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
-            # cliff tiers apply per call; an aggregate bucket can only use its average call size
-            pl.when(pl.col("row_kind") == "aggregate")
-            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").fill_null(1).clip(1))
-            .otherwise(pl.col("input_total_tokens").fill_null(0))
+            # cliff tiers apply per call; an aggregate bucket can only use its average call size, and one
+            # without a request count (Anthropic usage report, FOCUS) is priced at the base tier
+            pl.when(pl.col("row_kind") != "aggregate")
+            .then(pl.col("input_total_tokens").fill_null(0))
+            .when(pl.col("request_count").is_not_null())
+            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").clip(1))
+            .otherwise(0)
             .alias("_tier_basis"),
+            # a cost line (Costs API, cost report, FOCUS tax/purchase): money recorded, nothing to reprice
+            ((pl.col("row_kind") == "aggregate") & pl.col("cost_reported").is_not_null()).alias("_cost_line"),
         )
     )
     con = connect()

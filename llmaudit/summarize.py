@@ -60,7 +60,7 @@ def group(priced: pl.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
         frame.group_by(keys)
         .agg(
             pl.col("request_count").sum().alias("calls"),
-            pl.col("priced").sum().alias("priced_calls"),
+            pl.col("request_count").filter(pl.col("priced")).sum().alias("priced_calls"),
             pl.col("input_total_tokens").sum().alias("input_tokens"),
             pl.col("output_tokens").sum().alias("output_tokens"),
             pl.col("cost_usd").sum().alias("cost_usd"),
@@ -108,6 +108,7 @@ def coverage(ingest, priced: pl.DataFrame, outside_period: int, sample: int = 10
         "unknown_format_files": [{"file": f, "rows": n} for f, n in ingest.unknown_files.items()],
         "unpriced_models": unknown_models,
         "unpriced_reasons": {r["unpriced_reason"]: r["len"] for r in reasons.to_dicts()},
+        "cost_lines": int((unpriced["unpriced_reason"] == "cost line (no usage)").sum()),
         "rejects_sample": [
             f"{r['file']}:{r['line']}: {r['reason']}" for r in rejects.head(sample).to_dicts()
         ],
@@ -120,15 +121,19 @@ def coverage(ingest, priced: pl.DataFrame, outside_period: int, sample: int = 10
 
 
 def totals(priced: pl.DataFrame) -> dict[str, Any]:
-    reported = priced.filter(pl.col("cost_reported").is_not_null() & pl.col("priced"))
-    repriced_where_reported = sum_decimal(reported["cost_usd"])
-    cost_reported = sum_decimal(reported["cost_reported"])
+    """Repriced totals, and what the sources recorded: all of it, and the part we could compare call by call."""
+    recorded = priced.filter(pl.col("cost_reported").is_not_null())
+    compared = recorded.filter(pl.col("priced"))
+    repriced_where_reported = sum_decimal(compared["cost_usd"])
+    cost_compared = sum_decimal(compared["cost_reported"])
     return {
         "cost_usd": sum_decimal(priced["cost_usd"]),
-        "calls_with_reported_cost": reported.height,
-        "cost_reported_usd": cost_reported if reported.height else None,
-        "cost_repriced_where_reported_usd": repriced_where_reported if reported.height else None,
-        "reported_minus_repriced_usd": cost_reported - repriced_where_reported if reported.height else None,
+        "calls_with_reported_cost": recorded.height,
+        "cost_reported_usd": sum_decimal(recorded["cost_reported"]) if recorded.height else None,
+        "calls_compared": compared.height,
+        "cost_reported_compared_usd": cost_compared if compared.height else None,
+        "cost_repriced_where_reported_usd": repriced_where_reported if compared.height else None,
+        "reported_minus_repriced_usd": cost_compared - repriced_where_reported if compared.height else None,
         "cost_input_usd": sum_decimal(priced["cost_input"]),
         "cost_cache_read_usd": sum_decimal(priced["cost_cache_read"]),
         "cost_cache_write_usd": sum_decimal(priced["cost_cache_write"]),

@@ -43,6 +43,10 @@ def _coverage(cov: dict[str, Any]) -> Panel:
     lines.append(", ".join(f"{n} {fmt}" for fmt, n in cov["formats"].items()), style="dim")
     lines.append(f"\n{cov['calls']:,} calls: {cov['priced']:,} priced, ")
     lines.append(f"{cov['unpriced']:,} unpriced", style="yellow" if cov["unpriced"] else "")
+    if cov.get("cost_lines"):
+        lines.append(
+            f" ({cov['cost_lines']:,} of them cost lines: recorded money, no usage to reprice)", style="dim"
+        )
     lines.append(f"; {cov['rejected']:,} rows rejected", style="red" if cov["rejected"] else "")
     lines.append(
         f"; {cov['collapsed']:,} duplicate copies collapsed; {cov['skipped']:,} non-call rows skipped"
@@ -54,7 +58,7 @@ def _coverage(cov: dict[str, Any]) -> Panel:
     for model in cov["unpriced_models"][:8]:
         lines.append(f"\n  unknown model {model['model_raw']!s}: {model['calls']:,} calls", style="yellow")
     for reason, count in cov["unpriced_reasons"].items():
-        if reason != "unknown model":
+        if reason not in ("unknown model", "cost line (no usage)"):
             lines.append(f"\n  unpriced ({reason}): {count:,} calls", style="yellow")
     for sample in cov["rejects_sample"][:5]:
         lines.append(f"\n  rejected {sample}", style="red")
@@ -84,9 +88,13 @@ def _totals(data: dict[str, Any]) -> Panel:
     )
     if tot["cost_reported_usd"] is not None:
         text.append(
-            f"\nRecorded by the source {usd(tot['cost_reported_usd'])} on {tot['calls_with_reported_cost']:,}"
-            f" calls; repriced {usd(tot['cost_repriced_where_reported_usd'])}; difference "
-            f"{usd(tot['reported_minus_repriced_usd'])}"
+            f"\nRecorded by the sources {usd(tot['cost_reported_usd'])} on {tot['calls_with_reported_cost']:,} rows"
+        )
+    if tot["cost_reported_compared_usd"] is not None:
+        text.append(
+            f"; on the {tot['calls_compared']:,} repriced: recorded {usd(tot['cost_reported_compared_usd'])} vs "
+            f"repriced {usd(tot['cost_repriced_where_reported_usd'])}, difference "
+            f"{usd(tot['reported_minus_repriced_usd'])} (llmaudit reconcile explains it)"
         )
     text.append("\nPrompt cache  ", style="bold")
     text.append(
