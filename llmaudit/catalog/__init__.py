@@ -13,6 +13,7 @@ import polars as pl
 
 from llmaudit.catalog.match import ModelIndex, normalize_model_id
 from llmaudit.catalog.model import MODES, UNITS, Model, Problems, Version, parse_provider_file
+from llmaudit.catalog.overrides import Overrides, apply_overrides, is_overrides_file, parse_overrides
 from llmaudit.catalog.table import price_table, region_table
 from llmaudit.catalog.yamlio import load_yaml
 from llmaudit.errors import CatalogError
@@ -45,6 +46,7 @@ class Catalog:
     models: list[Model]
     catalog_id: str
     files: list[Path] = field(default_factory=list)
+    user_aliases: dict[str, Model] = field(default_factory=dict)  # deployment names, ARNs (overrides files)
 
     @cached_property
     def index(self) -> ModelIndex:
@@ -66,6 +68,10 @@ class Catalog:
         return region_table([m for m in self.models if m.key in wanted])
 
     def resolve(self, model_raw: str | None, provider: str | None = None) -> Model | None:
+        if model_raw is not None and self.user_aliases:
+            aliased = self.user_aliases.get(model_raw.strip().lower())
+            if aliased is not None:
+                return aliased
         return self.index.resolve(model_raw, provider)
 
     def get(self, key: str) -> Model | None:
@@ -109,6 +115,7 @@ def load_catalog(*paths: str | Path, include_bundled: bool = True) -> Catalog:
         paths = (env,)
     layers.extend(Path(p) for p in paths)
     problems = Problems()
+    overrides = Overrides()
     by_key: dict[str, Model] = {}
     files: list[Path] = []
     digest = hashlib.sha256()
@@ -125,11 +132,18 @@ def load_catalog(*paths: str | Path, include_bundled: bool = True) -> Catalog:
                 continue
             digest.update(file.read_bytes())
             files.append(file)
-            layer_models.extend(parse_provider_file(doc, file, problems))
+            if is_overrides_file(doc):
+                parse_overrides(doc, str(file), problems, overrides)
+            else:
+                layer_models.extend(parse_provider_file(doc, file, problems))
         _check_aliases(layer_models, problems)
         by_key.update({m.key: m for m in layer_models})
+    by_key = apply_overrides(by_key, overrides, problems)
     if problems:
         raise CatalogError(list(problems))
     models = list(by_key.values())
     name = "bundled" if include_bundled and len(layers) == 1 else "custom"
-    return Catalog(models=models, catalog_id=f"{name}@{digest.hexdigest()[:12]}", files=files)
+    user_aliases = {logged: by_key[target] for logged, (target, _) in overrides.aliases.items()}
+    return Catalog(
+        models=models, catalog_id=f"{name}@{digest.hexdigest()[:12]}", files=files, user_aliases=user_aliases
+    )

@@ -53,11 +53,16 @@ def check_command(
         365, help="Warn when the latest version was checked longer ago than this."
     ),
     output_format: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table or json."),
+    with_bundled: bool = typer.Option(
+        False, "--with-bundled", help="Check DIR layered on the bundled catalog (overrides, partial files)."
+    ),
 ) -> None:
     """Validate pricing YAML: schema, ordering, aliases, rates, tiers, modes, factor-10 jumps, stale dates."""
     from llmaudit.catalog.check import check_catalog
 
-    findings = check_catalog(*(paths or []), reference=reference, stale_days=stale_days)
+    findings = check_catalog(
+        *(paths or []), include_bundled=with_bundled, reference=reference, stale_days=stale_days
+    )
     if output_format == Fmt.json:
         from llmaudit.report.jsonout import render_json
 
