@@ -7,6 +7,8 @@ rows_read = calls + collapsed + skipped + rejected, where collapsed rows are ext
 from __future__ import annotations
 
 import io
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from llmaudit.ingest.files import (
     LogSource,
     _logical_suffix,
     discover,
+    iter_lines,
     json_document_lines,
     open_source,
     split_lines,
@@ -73,31 +76,48 @@ CHUNK_LINES = 200_000  # lines parsed and normalized at a time: bounds the wide 
 
 
 def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(format name, chunks of (raw frame with record_id, rejects)) for one JSON/JSONL file; None if unknown."""
+    """(format name, chunks of (raw frame with record_id, rejects)) for one JSON/JSONL file; None if unknown.
+
+    Uncompressed JSONL is streamed from disk in CHUNK_LINES batches, so the text of a large file is never
+    all in memory at once; compressed files and whole JSON documents are read at once."""
     path = source.path
-    file = str(path)
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or _logical_suffix(path) == ".json"
     lines = json_document_lines(source.read_all()) if is_document else None
-    if lines is None:
-        lines = split_lines(source.content)
-    reader = forced or sniff(lines, readers)
+    if lines is not None:
+        batches: Iterator[pl.DataFrame] = iter([lines])
+    elif isinstance(source.content, Path):
+        batches = iter_lines(source.content, CHUNK_LINES)
+    else:
+        whole = split_lines(source.content)
+        batches = (whole.slice(start, CHUNK_LINES) for start in range(0, max(whole.height, 1), CHUNK_LINES))
+    first = next(batches, pl.DataFrame(schema={"line": pl.Int64, "text": pl.String}))
+    reader = forced or sniff(first, readers)
     if reader is None:
-        return None, lines.height
-    torn = None if source.ends_with_newline or is_document or not lines.height else int(lines["line"][-1])
-    return reader.name, _reader_chunks(con, reader, lines, file, torn)
+        return None, first.height + sum(batch.height for batch in batches)
+    torn_possible = not (source.ends_with_newline or is_document)
+    return reader.name, _reader_chunks(
+        con, reader, itertools.chain([first], batches), str(path), torn_possible
+    )
 
 
-def _reader_chunks(con, reader: JsonReader, lines: pl.DataFrame, file: str, torn: int | None):
-    """Chunks of (raw frame with record_id, rejects) from numbered JSON object lines read by `reader`."""
-    sql = reader_sql(reader, "lines_in", file, torn)
-    for start in range(0, max(lines.height, 1), CHUNK_LINES):
-        con.register("lines_in", lines.slice(start, CHUNK_LINES))
-        frame = con.sql(sql).pl()
+def _reader_chunks(con, reader: JsonReader, batches: Iterable[pl.DataFrame], file: str, torn_possible: bool):
+    """Chunks of (raw frame with record_id, rejects) from batches of numbered JSON object lines.
+
+    One batch of lookahead tells the last batch, whose last line is torn when the file does not end with a
+    newline and that line does not parse."""
+    iterator = iter(batches)
+    current = next(iterator, None)
+    while current is not None:
+        following = next(iterator, None)
+        torn = int(current["line"][-1]) if following is None and torn_possible and current.height else None
+        con.register("lines_in", current)
+        frame = con.sql(reader_sql(reader, "lines_in", file, torn)).pl()
         con.unregister("lines_in")
         rejects = frame.filter(pl.col("reason").is_not_null()).select(
             pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
         )
         yield frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
+        current = following
 
 
 def _read_csv_file(
@@ -122,7 +142,7 @@ def _read_csv_file(
             pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
             pl.struct(pl.all()).struct.json_encode().alias("text"),
         )
-        return reader.name, _reader_chunks(con, reader, lines, str(path), None)
+        return reader.name, _reader_chunks(con, reader, [lines], str(path), torn_possible=False)
     raw = _generic_csv(frame, mapping)
     if raw is None:
         return None, rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,28 +94,42 @@ def open_source(path: Path) -> LogSource:
     return LogSource(path, data, data[:4096], data.endswith(b"\n"))
 
 
+_LINE_OPTIONS = {
+    "has_header": False,
+    "separator": "\x1f",
+    "quote_char": None,
+    "new_columns": ["text"],
+    "schema": {"text": pl.String},
+    "truncate_ragged_lines": True,
+    "encoding": "utf8-lossy",
+}
+
+
+def _clean_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("line").cast(pl.Int64), pl.col("text").str.strip_prefix("\ufeff")
+    ).filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
+
+
+def iter_lines(path: Path, batch: int) -> Iterator[pl.DataFrame]:
+    """(line, text) frames of about `batch` physical lines, streamed from disk (bounded memory)."""
+    if path.stat().st_size == 0:
+        return
+    scan = pl.scan_csv(path, **_LINE_OPTIONS).with_row_index("line", offset=1)  # type: ignore[arg-type]
+    for frame in scan.collect_batches(chunk_size=batch):
+        cleaned = _clean_lines(frame)
+        if cleaned.height:
+            yield cleaned
+
+
 def split_lines(content: Path | bytes) -> pl.DataFrame:
     """Frame (line, text): 1-based physical line numbers, blank lines dropped, CRLF and BOM handled."""
     source = io.BytesIO(content) if isinstance(content, bytes) else content
-    schema = {"line": pl.Int64, "text": pl.String}
     try:
-        frame = pl.read_csv(
-            source,
-            has_header=False,
-            separator="\x1f",
-            quote_char=None,
-            new_columns=["text"],
-            schema={"text": pl.String},
-            truncate_ragged_lines=True,
-            encoding="utf8-lossy",
-        )
+        frame = pl.read_csv(source, **_LINE_OPTIONS)  # type: ignore[arg-type]
     except pl.exceptions.NoDataError:
-        return pl.DataFrame(schema=schema)
-    return (
-        frame.with_row_index("line", offset=1)
-        .with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_prefix("\ufeff"))
-        .filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
-    )
+        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
+    return _clean_lines(frame.with_row_index("line", offset=1))
 
 
 def json_document_lines(data: bytes) -> pl.DataFrame | None:
