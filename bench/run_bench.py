@@ -1,14 +1,19 @@
-"""Time `llmaudit analyze` on N synthetic calls, optionally against a bare DuckDB baseline.
+"""Time `llmaudit analyze` on N synthetic calls, optionally against a bare DuckDB baseline and peer libraries.
 
 Each tool runs as a child process reaped with `os.wait4` (by a small launcher, see _LAUNCHER), so wall time,
-CPU time (user + sys) and peak RSS are the child's own figures, not this script's. The input is generated once per (n, seed, format, gz) into
-bench/out/ and reused while the generator and polars version are unchanged.
+CPU time (user + sys) and peak RSS are the child's own figures, not this script's. The input is generated once
+per (n, seed, format, gz) into bench/out/ and reused while the generator and polars version are unchanged.
+
+With `--peers PYTHON`, bench/peers.py runs in that (separate) interpreter to time the genai-prices and litellm
+per-call loops on the first `--peer-n` records, and llmaudit is timed on a file of exactly those records.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -19,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -224,6 +230,110 @@ def _figures(run: Run, n: int, size: int, prefix: str = "") -> str:
     )
 
 
+def ensure_sample(source: Path, source_key: dict[str, object], n: int) -> Path:
+    """Write the first n records of source to a plain JSONL beside it, once (reused while source is unchanged)."""
+    stem = source.name.removesuffix(".gz").removesuffix(".jsonl")
+    sample = source.parent / f"{stem}.head{n}.jsonl"
+    meta = source.parent / f"{stem}.head{n}.meta.json"
+    key = {"source": source_key, "n": n}
+    if sample.exists() and meta.exists():
+        try:
+            if json.loads(meta.read_text()) == key:
+                print(f"reusing {sample}")
+                return sample
+        except json.JSONDecodeError:
+            pass
+    meta.unlink(missing_ok=True)
+    opener = gzip.open if source.suffix == ".gz" else open
+    tmp = sample.with_suffix(".tmp")
+    written = 0
+    with opener(source, "rb") as src, tmp.open("wb") as dst:
+        for line in itertools.islice(src, n):
+            dst.write(line)
+            written += 1
+    if written != n:
+        tmp.unlink()
+        raise SystemExit(f"run_bench: {source} has {written} records, fewer than --peer-n {n}")
+    tmp.replace(sample)
+    meta.write_text(json.dumps(key))
+    print(f"wrote {sample} ({sample.stat().st_size / 1e6:,.1f} MB, first {n:,} records)")
+    return sample
+
+
+@dataclass
+class PeerRun:
+    """One peer's pricing loop (timed inside its process) and the whole peer process around it."""
+
+    name: str
+    figures: dict[str, Any]
+    process: Run
+
+
+def run_peer(python: str, name: str, source: Path, n: int, repeat: int) -> PeerRun | None:
+    """Run peers.py for one peer `repeat` times and keep the median loop-CPU run; None if it cannot import."""
+    cmd = [python, str(HERE / "peers.py"), str(source), "--n", str(n), "--peer", name]
+    runs = []
+    for k in range(repeat):
+        proc = measure(cmd)
+        if proc.rc != 0:
+            tail = proc.stderr.decode(errors="replace")[-3000:]
+            print(f"peer {name} failed (exit {proc.rc}) on run {k + 1}:\n{tail}", file=sys.stderr)
+            sys.exit(1)
+        # The JSON is the last line: a library may print banners of its own before it.
+        figures = json.loads(proc.stdout.decode().strip().splitlines()[-1])["peers"][name]
+        if "error" in figures:
+            print(f"peer {name}: skipped, {figures['error']}", file=sys.stderr)
+            return None
+        runs.append(PeerRun(name, figures, proc))
+    runs.sort(key=lambda r: r.figures["cpu_s"])
+    return runs[(len(runs) - 1) // 2]
+
+
+def compare_peers(
+    exe: str, python: str, source: Path, source_key: dict[str, object], n: int, repeat: int
+) -> str:
+    """Time llmaudit on the first n records and each peer's loop on the same records; the `bench:` figures.
+
+    Ratios are throughputs, llmaudit / peer: >1 means llmaudit prices more calls per CPU-second. llmaudit's CPU
+    includes start-up, parsing and the report; the peers' loops exclude all of that, which favours the peers.
+    """
+    sample = ensure_sample(source, source_key, n)
+    print(
+        f"peers: {n:,} records; llmaudit is timed as a whole process (start-up, parsing, pricing, report), the "
+        "peers' loops exclude start-up and parsing (this favours the peers)"
+    )
+    cmd = [exe, "analyze", str(sample), "--format", "json", "--no-store"]
+    tool = timed("llmaudit (peer sample)", cmd, repeat, n, sample.stat().st_size)
+    report = json.loads(tool.stdout)
+    calls, cost = report["coverage"]["calls"], float(report["totals"]["cost_usd"])
+    print(f"llmaudit (peer sample): {calls:,} calls, {n / tool.cpu_s:,.0f} calls per CPU-s, ${cost:,.2f}")
+    out = (
+        f"peer_n={n} sample_wall_s={tool.wall_s:.3f} sample_cpu_s={tool.cpu_s:.3f} "
+        f"sample_calls_per_s={n / tool.wall_s:.0f} sample_calls_per_cpu_s={n / tool.cpu_s:.0f}"
+    )
+    for name in ("genai_prices", "litellm"):
+        peer = run_peer(python, name, source, n, repeat)
+        if peer is None:
+            continue
+        f = peer.figures
+        ratio_cpu, ratio_wall = f["cpu_s"] / tool.cpu_s, f["wall_s"] / tool.wall_s
+        print(
+            f"{name} {f['version']}: loop cpu {f['cpu_s']:.2f} s | wall {f['wall_s']:.2f} s | "
+            f"{n / f['wall_s']:,.0f} calls/s | {n / f['cpu_s']:,.0f} calls per CPU-s | "
+            f"{f['priced']:,} priced, ${f['total_cost_usd']:,.2f} | whole process cpu {peer.process.cpu_s:.2f} s"
+        )
+        if f["errors"]:
+            print(f"{name}: failed calls: {json.dumps(f['errors'])}")
+        print(f"ratio llmaudit/{name} (calls per CPU-s): {ratio_cpu:.2f}x | wall {ratio_wall:.2f}x")
+        out += (
+            f" {name}_cpu_s={f['cpu_s']:.3f} {name}_wall_s={f['wall_s']:.3f}"
+            f" {name}_calls_per_s={n / f['wall_s']:.0f} {name}_calls_per_cpu_s={n / f['cpu_s']:.0f}"
+            f" {name}_process_cpu_s={peer.process.cpu_s:.3f}"
+            f" ratio_vs_{name}_cpu={ratio_cpu:.3f} ratio_vs_{name}_wall={ratio_wall:.3f}"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="number of calls (default 1,000,000)")
@@ -240,9 +350,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--regenerate", action="store_true", help="generate the input even if a cached copy exists"
     )
+    ap.add_argument(
+        "--peers",
+        metavar="PYTHON",
+        help="python of an environment with genai-prices and litellm: also time their per-call loops",
+    )
+    ap.add_argument(
+        "--peer-n", type=int, default=100_000, help="records for the peer comparison (default 100,000)"
+    )
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeat < 1:
         ap.error("--n and --repeat must be at least 1")
+    if args.peers:
+        if args.baseline_only or args.format != "openai":
+            ap.error("--peers needs llmaudit (not --baseline-only) and --format openai")
+        if not 1 <= args.peer_n <= args.n:
+            ap.error("--peer-n must be between 1 and --n")
+        if not (Path(args.peers).is_file() and os.access(args.peers, os.X_OK)):
+            print(f"run_bench: no python executable at {args.peers} (--peers)", file=sys.stderr)
+            return 2
 
     exe = None
     if not args.baseline_only:
@@ -285,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"baseline: read {calls} calls, expected {args.n}", file=sys.stderr)
             return 1
 
+    peers = ""
+    if exe and args.peers:
+        key = _key(files, args.n, args.seed, args.format)
+        peers = " " + compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat)
+
     if tool and base:
         print(
             f"ratio llmaudit/baseline: wall {tool.wall_s / base.wall_s:.2f}x | cpu {tool.cpu_s / base.cpu_s:.2f}x | "
@@ -294,9 +425,11 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio_wall={tool.wall_s / base.wall_s:.3f} ratio_cpu={tool.cpu_s / base.cpu_s:.3f} "
             f"ratio_rss={tool.peak_rss_mib / base.peak_rss_mib:.3f}"
         )
-        print(f"{head} {_figures(tool, args.n, size)} {_figures(base, args.n, size, 'baseline_')} {ratios}")
+        print(
+            f"{head} {_figures(tool, args.n, size)} {_figures(base, args.n, size, 'baseline_')} {ratios}{peers}"
+        )
     elif tool:
-        print(f"{head} {_figures(tool, args.n, size)}")
+        print(f"{head} {_figures(tool, args.n, size)}{peers}")
     elif base:
         print(f"{head} tool=baseline {_figures(base, args.n, size)}")
     return 0
