@@ -18,7 +18,7 @@ cannot be told apart in an export and would count their cache reads twice.
 
 Cache hits (`cache_reference_id` set to a real request: answered from Helicone's cache, provider not
 called) get `service_tier = "gateway_cache"`, as LiteLLM cache hits do. The CSV export drops the cache token
-columns; CSV is read by the generic CSV reader for now.
+columns; CSV exports are read by helicone_csv.
 """
 
 from __future__ import annotations

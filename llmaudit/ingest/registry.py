@@ -15,10 +15,14 @@ from llmaudit.ingest import (
     focus,
     gemini,
     helicone,
+    helicone_csv,
     langfuse,
     litellm,
+    litellm_csv,
     openai,
     openai_usage,
+    openrouter,
+    portkey,
 )
 from llmaudit.ingest.generic import Mapping, generic_json_reader
 from llmaudit.ingest.spec import JsonReader
@@ -34,6 +38,8 @@ def json_readers(mapping: Mapping) -> list[JsonReader]:
         *litellm.READERS,
         *langfuse.READERS,
         *helicone.READERS,
+        *openrouter.READERS,
+        *portkey.READERS,
         *openai.READERS,
         *openai_usage.READERS,
         *anthropic.READERS,
@@ -47,7 +53,13 @@ def json_readers(mapping: Mapping) -> list[JsonReader]:
 def csv_readers() -> list[JsonReader]:
     """Readers of known CSV exports: each CSV row is read as a flat object keyed by the header's names.
     A CSV that none of them recognizes is read as generic_csv."""
-    return [*openai_usage.CSV_READERS, *focus.CSV_READERS]
+    return [
+        *openai_usage.CSV_READERS,
+        *focus.CSV_READERS,
+        *litellm_csv.CSV_READERS,
+        *helicone_csv.CSV_READERS,
+        *portkey.CSV_READERS,
+    ]
 
 
 def reader_names(mapping: Mapping | None = None) -> list[str]:
