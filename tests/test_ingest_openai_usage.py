@@ -453,3 +453,14 @@ def test_forcing_generic_csv_still_reads_a_usage_download_generically(tmp_path):
     forced = read_logs(path, format="generic_csv")
     assert forced.files[str(path.resolve())] == "generic_csv"
     assert forced.calls["input_uncached_tokens"][0] == 60 and forced.calls["request_count"][0] == 2
+
+
+def test_quoted_blank_csv_cells_are_unknown_not_empty(tmp_path):
+    row = (
+        f'{NOV1},{NOV2},{_iso(NOV1)},{_iso(NOV2)},"  ",2.0,"",,gpt-4o-mini-2024-07-18,FALSE,default,'
+        '1000.0,10.0,"",1000.0,,,,,,,,,'
+    )
+    result = read_logs(write(tmp_path / "usage.csv", USAGE_CSV_HEADER + "\n" + row + "\n"))
+    call = result.calls.row(0, named=True)
+    assert result.rejects.height == 0 and call["project_id"] is None and call["user_id"] is None
+    assert (call["input_total_tokens"], call["request_count"]) == (1000, 2)

@@ -138,9 +138,11 @@ def _read_csv_file(
         reader = sniff_objects(sample, csv_readers())
     if reader is not None:
         # CSV line numbers: the header is line 1
+        # blank cells, quoted or not, are unknown (null), never an empty value
+        cells = [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns]
         lines = frame.select(
             pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
-            pl.struct(pl.all()).struct.json_encode().alias("text"),
+            pl.struct(cells).struct.json_encode().alias("text"),
         )
         return reader.name, _reader_chunks(con, reader, [lines], str(path), torn_possible=False)
     raw = _generic_csv(frame, mapping)
