@@ -9,6 +9,7 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.model import Model
+from llmaudit.errors import UsageError
 from llmaudit.money import ZERO, sum_decimal
 from llmaudit.pricing import price
 
@@ -100,11 +101,14 @@ def diff(old: Catalog, new: Catalog, calls: pl.DataFrame | None = None) -> dict[
 
 
 def parse_threshold(text: str) -> tuple[str, Decimal]:
-    """'5%' -> ('pct', 5); '100USD' / '$100' / '100' -> ('usd', 100)."""
+    """'5%' -> ('pct', 5); '100USD' / '$100' / '100' -> ('usd', 100); anything else is a usage error."""
     cleaned = text.strip().upper().replace("$", "").replace(",", "")
-    if cleaned.endswith("%"):
-        return "pct", Decimal(cleaned[:-1])
-    return "usd", Decimal(cleaned.removesuffix("USD").strip())
+    try:
+        if cleaned.endswith("%"):
+            return "pct", Decimal(cleaned[:-1])
+        return "usd", Decimal(cleaned.removesuffix("USD").strip())
+    except ArithmeticError:
+        raise UsageError(f"--fail-above {text!r}: use a percentage (5%) or an amount (100USD)") from None
 
 
 def exceeds(data: dict[str, Any], threshold: tuple[str, Decimal]) -> bool:

@@ -125,16 +125,11 @@ def diff_command(
     output_format: Fmt = typer.Option(Fmt.table, "--format", "-f", help="table, json or md."),
 ) -> None:
     """What changed between two catalogs and its dollar impact on recorded calls."""
-    from llmaudit.errors import InputError, UsageError
+    from llmaudit.errors import InputError
     from llmaudit.pricediff import diff, exceeds, parse_threshold
     from llmaudit.store import HistoryStore
 
-    try:
-        threshold = parse_threshold(fail_above) if fail_above else None
-    except ArithmeticError:
-        raise UsageError(
-            f"--fail-above {fail_above!r}: use a percentage (5%) or an amount (100USD)"
-        ) from None
+    threshold = parse_threshold(fail_above) if fail_above else None
     old_catalog, new_catalog = _catalog_arg(old), _catalog_arg(new)
     calls = None
     if logs:

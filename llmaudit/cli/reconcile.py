@@ -52,19 +52,13 @@ def reconcile_command(
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import progress, warn_rejects
-    from llmaudit.errors import UsageError
     from llmaudit.money import usd
     from llmaudit.pricediff import parse_threshold
     from llmaudit.reconciliation import SCHEMA, Tolerance, exceeds, reconcile
     from llmaudit.store import HistoryStore
 
     tol = Tolerance.parse(tolerance)
-    try:
-        threshold = parse_threshold(fail_above) if fail_above else None
-    except ArithmeticError:
-        raise UsageError(
-            f"--fail-above {fail_above!r}: use a percentage (5%) or an amount (100USD)"
-        ) from None
+    threshold = parse_threshold(fail_above) if fail_above else None
     loaded = load_catalog(*(catalog or []))
     with progress("reading, repricing and reconciling"):
         if paths:
