@@ -27,6 +27,7 @@ TIER_TO_MODE = {
 }
 
 
+PRICE_CHUNK_ROWS = 250_000
 TOKEN_RATE_UNITS = (
     "input",
     "cache_read",
@@ -253,15 +254,20 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
         )
     )
     con = connect()
-    con.register("calls", narrow)
     keys = resolution["_price_key"].drop_nulls().unique().to_list()
     con.register("prices", catalog.table_for(keys))
     con.register("regions", catalog.regions_for(keys))
     literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
     sql = _PRICE_SQL.replace("{catalog_id}", literal).replace("{scaled_rates}", _SCALED_RATES)
-    costs = con.sql(sql).pl().sort("_row")
+    # pricing is row-local: slices bound the join's intermediate memory without changing any result
+    parts = []
+    for start in range(0, max(narrow.height, 1), PRICE_CHUNK_ROWS):
+        con.register("calls", narrow.slice(start, PRICE_CHUNK_ROWS))
+        parts.append(con.sql(sql + "\nORDER BY _row").pl())
+        con.unregister("calls")
     con.close()
-    del narrow
+    costs = pl.concat(parts, rechunk=False)  # slices are priced in order, each sorted by _row
+    del narrow, parts
     return frame.with_columns(
         pl.coalesce(costs["_catalog_model"], pl.col("model")).alias("model"),
         pl.coalesce(pl.col("provider"), costs["_catalog_provider"]).alias("provider"),

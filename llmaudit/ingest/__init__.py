@@ -237,6 +237,7 @@ def read_logs(
             f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "
             f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
         )
+    con.close()
     all_calls, collapsed = collapse(pl.concat(calls, how="vertical_relaxed"))
     return IngestResult(
         calls=all_calls,
