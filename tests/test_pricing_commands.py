@@ -171,3 +171,13 @@ def test_diff_reports_changes_and_dollar_impact(tmp_path):
     assert runner.invoke(app, [*args, "--fail-above", "1USD"]).exit_code == 0
     md = runner.invoke(app, [*args, "--format", "md"]).stdout
     assert md.startswith("## llmaudit pricing diff") and "| gpt-4o-mini |" in md
+
+
+def test_show_names_regional_multipliers_and_windows(tmp_path):
+    bedrock = runner.invoke(
+        app, ["pricing", "show", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "--format", "json"]
+    )
+    data = json.loads(bedrock.stdout)
+    assert data["regions"]["eu"] == "1.1" and data["id_region"] == "eu"
+    deepseek = json.loads(runner.invoke(app, ["pricing", "show", "deepseek-chat", "--format", "json"]).stdout)
+    assert deepseek["windows"][0]["hours_utc"] == "16:30-00:30"

@@ -8,12 +8,14 @@ from typing import Any
 import polars as pl
 
 from llmaudit.catalog import Catalog
+from llmaudit.catalog.match import normalize_model_id
 from llmaudit.catalog.model import UNITS
 from llmaudit.errors import InputError
 
 
 def show(catalog: Catalog, query: str, at: str | dt.datetime | None = None) -> dict[str, Any]:
     model = catalog.resolve(query)
+    _, id_region = normalize_model_id(query)
     if model is None:
         raise InputError(f"{query}: not in the catalog (unknown model)")
     when = (
@@ -63,6 +65,12 @@ def show(catalog: Catalog, query: str, at: str | dt.datetime | None = None) -> d
         },
         "units": units,
         "rates": rates,
+        "regions": dict(version.regions),
+        "id_region": id_region,
+        "windows": [
+            {"hours_utc": w.label, "multiplier": w.multiplier, "rates": dict(w.rates)}
+            for w in version.windows
+        ],
         "modes_priced_at_standard": [m for m in ("batch", "flex", "priority") if m not in defined],
         "versions": [
             {"effective_from": v.effective_from.date(), "source": v.source, "rates": dict(v.rates)}

@@ -45,6 +45,16 @@ def render_show(data: dict[str, Any], console: Console) -> None:
     for row in data["rates"]:
         table.add_row(row["mode"], row["tier"], *[decimal_str(row[u]) or "—" for u in units])
     console.print(table)
+    if data["regions"]:
+        regions = ", ".join(f"{k} x{decimal_str(v)}" for k, v in data["regions"].items())
+        here = f" (this id: {data['id_region']})" if data["id_region"] else ""
+        console.print(f"regional multipliers of token rates: {regions}{here}", highlight=False)
+    for window in data["windows"]:
+        console.print(
+            f"time-of-day window {window['hours_utc']} UTC: "
+            + ", ".join(f"{k} {decimal_str(v)}" for k, v in window["rates"].items()),
+            highlight=False,
+        )
     if data["modes_priced_at_standard"]:
         console.print(
             f"not in catalog, priced at standard: {', '.join(data['modes_priced_at_standard'])}",
