@@ -9,13 +9,18 @@ from rich.table import Table
 
 from llmaudit.money import decimal_str, usd
 
+WARNINGS_SHOWN = 30
+
 
 def render_check(findings: list, console: Console, github: bool) -> None:
-    for finding in findings:
+    """Every error; warnings up to WARNINGS_SHOWN, then counts by rule (all of them: --format json)."""
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity != "error"]
+    for finding in errors + warnings[:WARNINGS_SHOWN]:
         if github:
-            level = "error" if finding.severity == "error" else "warning"
             console.print(
-                f"::{level} file={finding.file},line={finding.line}::{finding.message} [{finding.rule}]",
+                f"::{finding.severity} file={finding.file},line={finding.line}::{finding.message} "
+                f"[{finding.rule}]",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
@@ -23,8 +28,16 @@ def render_check(findings: list, console: Console, github: bool) -> None:
         else:
             style = "red" if finding.severity == "error" else "yellow"
             console.print(f"[{style}]{finding}[/]", highlight=False, soft_wrap=True)
-    errors = sum(1 for f in findings if f.severity == "error")
-    console.print(f"{errors} error(s), {len(findings) - errors} warning(s)", highlight=False)
+    hidden = warnings[WARNINGS_SHOWN:]
+    if hidden:
+        by_rule: dict[str, int] = {}
+        for finding in hidden:
+            by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+        counts = ", ".join(f"{n} {rule}" for rule, n in sorted(by_rule.items(), key=lambda kv: -kv[1]))
+        console.print(
+            f"... {len(hidden)} more warnings ({counts}); all of them: --format json", highlight=False
+        )
+    console.print(f"{len(errors)} error(s), {len(warnings)} warning(s)", highlight=False)
 
 
 def render_show(data: dict[str, Any], console: Console) -> None:
