@@ -19,10 +19,10 @@ from llmaudit.db import connect
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
     LogSource,
-    _logical_suffix,
     discover,
     iter_lines,
     json_document_lines,
+    logical_suffix,
     open_source,
     split_lines,
 )
@@ -81,7 +81,7 @@ def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: J
     Uncompressed JSONL is streamed from disk in CHUNK_LINES batches, so the text of a large file is never
     all in memory at once; compressed files and whole JSON documents are read at once."""
     path = source.path
-    is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or _logical_suffix(path) == ".json"
+    is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
     lines = json_document_lines(source.read_all()) if is_document else None
     if lines is not None:
         batches: Iterator[pl.DataFrame] = iter([lines])
@@ -152,7 +152,7 @@ def _read_csv_file(
 
 
 def _csv_frame(path: Path, data: bytes) -> tuple[pl.DataFrame, int]:
-    separator = "\t" if _logical_suffix(path) == ".tsv" else ","
+    separator = "\t" if logical_suffix(path) == ".tsv" else ","
     try:
         frame = pl.read_csv(
             io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
@@ -209,7 +209,7 @@ def read_logs(
     unknown: dict[str, int] = {}
     for path in discover(paths):
         source = open_source(path)
-        if _logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
+        if logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
             fmt, chunks = _read_csv_file(
                 con, path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
             )

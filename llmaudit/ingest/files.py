@@ -17,7 +17,7 @@ LOG_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".log", ".txt"}
 COMPRESSED = {".gz", ".zst"}
 
 
-def _logical_suffix(path: Path) -> str:
+def logical_suffix(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in COMPRESSED:
         suffixes = suffixes[:-1]
@@ -39,7 +39,7 @@ def discover(paths: list[str | Path]) -> list[Path]:
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and _logical_suffix(p) in LOG_SUFFIXES
+                and logical_suffix(p) in LOG_SUFFIXES
             )
         else:
             raise InputError(f"{path}: no such file or directory")
