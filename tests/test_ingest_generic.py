@@ -98,3 +98,13 @@ def test_every_reader_yields_exactly_the_calls_schema(tmp_path):
     calls = read_logs(tmp_path).calls
     assert validate(calls) == [] and calls.columns == list(CALL_SCHEMA)
     assert validate(calls.drop("ts")) == ["missing column ts"]
+
+
+def test_zstd_input(tmp_path):
+    import zstandard
+
+    path = tmp_path / "logs.jsonl.zst"
+    line = b'{"model": "gpt-4o-mini", "input_tokens": 7, "output_tokens": 1}\n'
+    path.write_bytes(zstandard.ZstdCompressor().compress(line * 3))
+    result = read_logs(path)
+    assert result.calls.height == 3 and result.calls["input_uncached_tokens"].to_list() == [7, 7, 7]
