@@ -358,11 +358,13 @@ def test_nested_explode_keeps_enclosing_fields_and_accounts_for_empty_levels(tmp
         ]
     }
     lines = f"{json.dumps(doc)}\n{json.dumps({'groups': []})}\n"
-    frame = pl.DataFrame({"line": [1, 2], "text": lines.splitlines()})
+    frame = pl.DataFrame(
+        {"line": [1, 2], "text": lines.splitlines(), "source_file": ["f.jsonl"] * 2, "torn": [False, False]}
+    )
     con = duckdb.connect()
     con.register("lines_in", frame)
     rows = (
-        con.sql(sqlbuild.reader_sql(reader, "lines_in", "f.jsonl"))
+        con.sql(sqlbuild.reader_sql(reader, "lines_in"))
         .pl()
         .sort("line", "model_raw", nulls_last=True)
     )

@@ -75,8 +75,23 @@ def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) 
 CHUNK_LINES = 200_000  # lines parsed and normalized at a time: bounds the wide intermediate frames
 
 
-def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(format name, chunks of (raw frame with record_id, rejects)) for one JSON/JSONL file; None if unknown.
+def _tagged(batches: Iterable[pl.DataFrame], file: str, torn_possible: bool) -> Iterator[pl.DataFrame]:
+    """Batches of (line, text) with `source_file` and `torn` columns; one batch of lookahead finds the last
+    line of the file, which is torn when the file does not end with a newline (and it does not parse)."""
+    iterator = iter(batches)
+    current = next(iterator, None)
+    while current is not None:
+        following = next(iterator, None)
+        last = following is None and torn_possible and current.height > 0
+        yield current.with_columns(
+            pl.lit(file).alias("source_file"),
+            (pl.lit(last) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"),
+        )
+        current = following
+
+
+def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
+    """(reader, tagged line batches) for one JSON/JSONL file, or (None, rows) when its format is unknown.
 
     Uncompressed JSONL is streamed from disk in CHUNK_LINES batches, so the text of a large file is never
     all in memory at once; compressed files and whole JSON documents are read at once."""
@@ -95,35 +110,25 @@ def _read_json_file(con, source: LogSource, readers: list[JsonReader], forced: J
     if reader is None:
         return None, first.height + sum(batch.height for batch in batches)
     torn_possible = not (source.ends_with_newline or is_document)
-    return reader.name, _reader_chunks(
-        con, reader, itertools.chain([first], batches), str(path), torn_possible
+    return reader, _tagged(itertools.chain([first], batches), str(path), torn_possible)
+
+
+def _run_reader(con, reader: JsonReader, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(raw frame with record_id and source_file, rejects) for tagged lines of one or many files."""
+    con.register("lines_in", lines)
+    frame = con.sql(reader_sql(reader, "lines_in")).pl()
+    con.unregister("lines_in")
+    rejects = frame.filter(pl.col("reason").is_not_null()).select(
+        pl.col("source_file").alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
     )
-
-
-def _reader_chunks(con, reader: JsonReader, batches: Iterable[pl.DataFrame], file: str, torn_possible: bool):
-    """Chunks of (raw frame with record_id, rejects) from batches of numbered JSON object lines.
-
-    One batch of lookahead tells the last batch, whose last line is torn when the file does not end with a
-    newline and that line does not parse."""
-    iterator = iter(batches)
-    current = next(iterator, None)
-    while current is not None:
-        following = next(iterator, None)
-        torn = int(current["line"][-1]) if following is None and torn_possible and current.height else None
-        con.register("lines_in", current)
-        frame = con.sql(reader_sql(reader, "lines_in", file, torn)).pl()
-        con.unregister("lines_in")
-        rejects = frame.filter(pl.col("reason").is_not_null()).select(
-            pl.lit(file).alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
-        )
-        yield frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
-        current = following
+    return frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
 
 
 def _read_csv_file(
     con, path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool = False
 ):
-    """(format name, chunks) for one CSV/TSV file, or (None, rows) when its columns are not recognized.
+    """(reader, tagged line batches) for a known CSV export; ("generic_csv", raw frame) for a generic CSV;
+    (None, rows) when its columns are not recognized.
 
     A known export (csv_readers: OpenAI usage/costs downloads, FOCUS) is read by its reader, each row as a
     flat JSON object keyed by the header's names (values as text, empty cells null); any other CSV with
@@ -144,11 +149,13 @@ def _read_csv_file(
             pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
             pl.struct(cells).struct.json_encode().alias("text"),
         )
-        return reader.name, _reader_chunks(con, reader, [lines], str(path), torn_possible=False)
+        return reader, _tagged([lines], str(path), torn_possible=False)
     raw = _generic_csv(frame, mapping)
     if raw is None:
         return None, rows
-    return "generic_csv", iter([(_with_record_ids(con, raw, str(path)), None)])
+    return "generic_csv", _with_record_ids(con, raw, str(path)).with_columns(
+        pl.lit(str(path)).alias("source_file")
+    )
 
 
 def _csv_frame(path: Path, data: bytes) -> tuple[pl.DataFrame, int]:
@@ -207,31 +214,53 @@ def read_logs(
     formats: dict[str, str] = {}
     rows_read = 0
     unknown: dict[str, int] = {}
+    pending: dict[str, tuple[JsonReader, list[pl.DataFrame]]] = {}
+
+    def add(raw: pl.DataFrame, line_rejects: pl.DataFrame | None) -> None:
+        nonlocal rows_read
+        rows_read += raw.height
+        if line_rejects is not None:
+            rows_read += line_rejects.height
+            rejects.append(line_rejects.cast(REJECT_SCHEMA))
+        raw = raw.with_columns(
+            *[pl.lit(None, dtype=pl.String).alias(f) for f in RAW_FIELDS if f not in raw.columns]
+        ).cast(dict.fromkeys(RAW_FIELDS, pl.String))
+        chunk_calls, chunk_skipped, chunk_rejects = normalize(raw)
+        calls.append(chunk_calls)
+        skipped.append(chunk_skipped)
+        rejects.append(chunk_rejects.cast(REJECT_SCHEMA))
+
+    def flush(name: str) -> None:
+        reader, frames = pending.pop(name)
+        add(*_run_reader(con, reader, pl.concat(frames)))
+
     for path in discover(paths):
         source = open_source(path)
         if logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
-            fmt, chunks = _read_csv_file(
+            found, payload = _read_csv_file(
                 con, path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
             )
         else:
-            fmt, chunks = _read_json_file(con, source, readers, forced or forced_csv)
-        if fmt is None:
-            unknown[str(path)] = chunks
+            found, payload = _read_json_file(source, readers, forced or forced_csv)
+        if found is None:
+            unknown[str(path)] = payload
             continue
-        formats[str(path)] = fmt
-        for raw, line_rejects in chunks:
-            rows_read += raw.height
-            if line_rejects is not None:
-                rows_read += line_rejects.height
-                rejects.append(line_rejects.cast(REJECT_SCHEMA))
-            raw = raw.with_columns(
-                pl.lit(str(path)).alias("source_file"),
-                *[pl.lit(None, dtype=pl.String).alias(f) for f in RAW_FIELDS if f not in raw.columns],
-            ).cast(dict.fromkeys(RAW_FIELDS, pl.String))
-            chunk_calls, chunk_skipped, chunk_rejects = normalize(raw)
-            calls.append(chunk_calls)
-            skipped.append(chunk_skipped)
-            rejects.append(chunk_rejects.cast(REJECT_SCHEMA))
+        if isinstance(found, str):  # generic CSV: already a raw frame
+            formats[str(path)] = found
+            add(payload, None)
+            continue
+        formats[str(path)] = found.name
+        # many small files of one format share one query and one normalize pass; big files stream alone
+        for batch in payload:
+            if batch.height >= CHUNK_LINES:
+                add(*_run_reader(con, found, batch))
+                continue
+            reader, frames = pending.setdefault(found.name, (found, []))
+            frames.append(batch)
+            if sum(f.height for f in frames) >= CHUNK_LINES:
+                flush(found.name)
+    for name in list(pending):
+        flush(name)
     if not formats:
         raise InputError(
             f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "

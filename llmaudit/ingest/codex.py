@@ -5,7 +5,7 @@ legacy lines with only the running `total_token_usage` are differenced against t
 Token semantics: `input_tokens` INCLUDES `cached_input_tokens`; `output_tokens` includes `reasoning_output_tokens`.
 
 The model is `info.model` when logged, else the latest `turn_context` line's `payload.model` before the event
-(a window over the file's lines, so resolved within a read chunk of CHUNK_LINES lines).
+(a window over each file's lines, so resolved within a read chunk of CHUNK_LINES lines).
 
 Codex re-emits `token_count` events whose running total did not move (UI and rate-limit refreshes): they are
 skipped. Forked and resumed sessions replay the parent's events into a new file: every event after a session's
@@ -44,7 +44,7 @@ _HAS_TOTAL = _present("total")
 _TOTAL = _as_list("total")
 _LAST = _as_list("last")
 # the previous token_count line's running total in this file
-_PREVIOUS = f"lag({_TOTAL}) OVER (PARTITION BY {_IS_TOKEN_COUNT} AND {_HAS_TOTAL} ORDER BY line)"
+_PREVIOUS = f"lag({_TOTAL}) OVER (PARTITION BY source_file, {_IS_TOKEN_COUNT} AND {_HAS_TOTAL} ORDER BY line)"
 _REPEATED = f"({_HAS_TOTAL} AND {_PREVIOUS} IS NOT NULL AND {_TOTAL} IS NOT DISTINCT FROM {_PREVIOUS})"
 _ZERO = "(" + " AND ".join(f"coalesce(try_cast({_usage('last', f)} AS DOUBLE), 0) = 0" for f in _FIELDS) + ")"
 
@@ -62,7 +62,10 @@ def _count(position: int, field: str) -> str:
 
 def _running(expr: str) -> str:
     """The latest non-null value of `expr` on this or an earlier line of the file."""
-    return f"last_value({expr} IGNORE NULLS) OVER (ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    return (
+        f"last_value({expr} IGNORE NULLS) OVER (PARTITION BY source_file ORDER BY line "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
 
 
 _EVENT_MODEL = "coalesce({payload.info.model}, {payload.info.model_name})"

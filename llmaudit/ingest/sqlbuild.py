@@ -88,10 +88,11 @@ def _not_object_reason() -> str:
     return f"'not a JSON object (a JSON ' || {kinds} || ')'"
 
 
-def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int | None = None) -> str:
-    """One pass over `source(line, text)`: a reject reason for lines that are not JSON objects, and for the
-    others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`. Each line is parsed once for
-    validity and once into a STRUCT; the text itself is not returned."""
+def reader_sql(reader: JsonReader, source: str) -> str:
+    """One pass over `source(line, text, source_file, torn)` — lines of one or many files — giving a reject
+    reason for lines that are not JSON objects, and for the others every RAW_FIELDS column (VARCHAR) plus a
+    stable `record_id`. Each line is parsed once for validity and once into a STRUCT; the text is not returned.
+    `torn` marks a file's last line when the file does not end with a newline."""
     shape = _record_shape(reader)
     levels = reader.explode_levels()
     root = "r" if not levels else "e"
@@ -111,32 +112,28 @@ def reader_sql(reader: JsonReader, source: str, source_file: str, torn_line: int
             continue  # fields the reader never fills are added as nulls in polars, not converted from SQL
         columns.append(f"  ({expr})::VARCHAR AS {name}")
     shape_literal = _literal(json.dumps(shape))
-    torn = (
-        f"WHEN line = {torn_line} THEN 'truncated last line (file does not end with a newline)'"
-        if torn_line
-        else ""
-    )
+    torn = "WHEN torn THEN 'truncated last line (file does not end with a newline)'"
     reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
-    file = _literal(source_file)
+    file = "source_file"
     fields = ",\n".join(columns)
     parsed = f"""
-    SELECT line, text, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
+    SELECT line, text, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
            CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
-    FROM (SELECT line, text, json_valid(text) AS _valid FROM {source})"""
+    FROM (SELECT line, text, source_file, torn, json_valid(text) AS _valid FROM {source})"""
     if reader.explode is None:
         return f"""
 SELECT * EXCLUDE (text),
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
                 ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
 FROM (
-  SELECT line, text, {reason} AS reason,
+  SELECT line, text, source_file, {reason} AS reason,
 {fields}
   FROM ({parsed}
   )
 )"""
     # one row per array element (a null element when the array is missing or empty); `_element` (1-based,
     # `i.j` for nested arrays) keeps record ids unique among the elements of one record
-    exploded = f"SELECT line, text, r, {reason} AS reason FROM ({parsed}\n    )"
+    exploded = f"SELECT line, text, source_file, r, {reason} AS reason FROM ({parsed}\n    )"
     enclosing = "r"
     for depth, level in enumerate(levels, start=1):
         alias = "e" if depth == len(levels) else f"_x{depth}"
@@ -152,7 +149,7 @@ SELECT * EXCLUDE (text, _element),
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
                 ELSE {file} || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
 FROM (
-  SELECT line, text, {element} AS _element, reason,
+  SELECT line, text, source_file, {element} AS _element, reason,
 {fields}
   FROM ({exploded}
   )
