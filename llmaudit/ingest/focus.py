@@ -46,7 +46,8 @@ def _sniff(row: dict[str, Any]) -> bool:
 
 
 def _col(name: str) -> str:
-    return f"nullif(trim({{{name}}}), '')"
+    """A cell: the CSV layer (ingest.read_logs) already trims cells and turns blank ones into nulls."""
+    return f"{{{name}}}"
 
 
 def _lower(*names: str) -> str:

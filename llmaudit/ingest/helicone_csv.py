@@ -23,7 +23,8 @@ from llmaudit.ingest.spec import JsonReader
 
 
 def _cell(name: str) -> str:
-    return f"nullif(trim({{{name}}}), '')"
+    """A cell: the CSV layer (ingest.read_logs) already trims cells and turns blank ones into nulls."""
+    return f"{{{name}}}"
 
 
 def _json_cell(name: str) -> str:
@@ -57,7 +58,6 @@ HELICONE_CSV = JsonReader(
     description="Helicone CSV exports (@helicone/export --format csv: no cache token columns)",
     sniff=_sniff,
     exprs={
-        # the tool quotes every value it has, so an empty string arrives as `""`: blank cells are absent
         "ts": _cell("request_created_at"),
         "ts_end": _cell("response_created_at"),
         "response_id": _cell("response_id"),
