@@ -70,7 +70,7 @@ def test_invocation_log_converse_call(tmp_path, catalog):
         requestMetadata={"feature": "summarize", "project": "alpha"},
     )
     result = read_logs(write(tmp_path / "bedrock.jsonl", _lines(line)))
-    assert result.files == {str(tmp_path / "bedrock.jsonl"): "bedrock_invocation_log"}
+    assert result.files == {str((tmp_path / "bedrock.jsonl").resolve()): "bedrock_invocation_log"}
     call = result.calls.row(0, named=True)
     assert (call["provider"], call["region"], call["model"]) == (
         "aws-bedrock",
@@ -176,7 +176,7 @@ def test_invocation_log_document(anchors):
     path = anchors / "logs/bedrock/aws-bedrock-logs-mcp-server__invocation_log_conversestream_nova.json"
     doc = json.loads(path.read_text())
     result = read_logs(path)
-    assert result.files == {str(path): "bedrock_invocation_log"}
+    assert result.files == {str(path.resolve()): "bedrock_invocation_log"}
     assert (result.rows_read, result.calls.height, result.rejects.height) == (1, 1, 0)
     call = result.calls.row(0, named=True)
     assert call["request_id"] == doc["requestId"] and call["region"] == doc["region"] == "us-east-1"
@@ -195,7 +195,7 @@ def test_genai_prices_converse_usage_objects(anchors):
     path = anchors / "logs/provider_usage_objects/genai-prices__usages__bedrock_converse.jsonl"
     usages = [json.loads(line)["usage"] for line in path.read_text().splitlines() if line.strip()]
     result = read_logs(path)
-    assert result.files == {str(path): "bedrock_converse"}
+    assert result.files == {str(path.resolve()): "bedrock_converse"}
     assert result.calls.height == len(usages) == 220 and result.rejects.height == 0 and result.reconciles
     calls = result.calls
     read = sum(u.get("cacheReadInputTokens", u.get("cacheReadInputTokenCount", 0)) for u in usages)

@@ -51,7 +51,7 @@ def _lines(*objects) -> str:
 
 def test_session_calls_models_and_skips(tmp_path, catalog):
     result = read_logs(write(tmp_path / "rollout-1.jsonl", _lines(*SESSION)))
-    assert result.files == {str(tmp_path / "rollout-1.jsonl"): "codex"}
+    assert result.files == {str((tmp_path / "rollout-1.jsonl").resolve()): "codex"}
     counts = (result.rows_read, result.calls.height, result.skipped.height, result.rejects.height)
     assert counts == (10, 3, 7, 0) and result.reconciles
     assert sorted(result.skipped["reason"].to_list()) == [
@@ -122,7 +122,7 @@ def test_ccusage_codex_session(anchors):
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     events = [r["payload"]["info"] for r in records if r["payload"].get("type") == "token_count"]
     result = read_logs(path)
-    assert result.files == {str(path): "codex"}
+    assert result.files == {str(path.resolve()): "codex"}
     counts = (result.rows_read, result.calls.height, result.skipped.height, result.rejects.height)
     assert counts == (3, 2, 1, 0)
     calls = result.calls.sort("source_line")

@@ -155,7 +155,7 @@ def test_genai_prices_gemini_usage_objects(anchors, catalog):
     path = anchors / "logs/provider_usage_objects/genai-prices__usages__gemini_vertex_usageMetadata.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     result = read_logs(path)
-    assert result.files == {str(path): "gemini"}
+    assert result.files == {str(path.resolve()): "gemini"}
     assert result.calls.height == len(records) == 451 and result.rejects.height == 0 and result.reconciles
 
     def audio(details):

@@ -363,11 +363,7 @@ def test_nested_explode_keeps_enclosing_fields_and_accounts_for_empty_levels(tmp
     )
     con = duckdb.connect()
     con.register("lines_in", frame)
-    rows = (
-        con.sql(sqlbuild.reader_sql(reader, "lines_in"))
-        .pl()
-        .sort("line", "model_raw", nulls_last=True)
-    )
+    rows = con.sql(sqlbuild.reader_sql(reader, "lines_in")).pl().sort("line", "model_raw", nulls_last=True)
     assert rows.select("line", "model_raw", "tok_output", "ts", "feature").rows() == [
         (1, "m1", "1", "2025-11-01", "a"),
         (1, "m2", "2", "2025-11-01", "a"),
