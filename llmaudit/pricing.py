@@ -7,6 +7,7 @@ arithmetic. The same SQL runs over Parquet or the history store.
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 from llmaudit.catalog import Catalog
@@ -27,7 +28,6 @@ TIER_TO_MODE = {
 }
 
 
-PRICE_CHUNK_ROWS = 250_000
 TOKEN_RATE_UNITS = (
     "input",
     "cache_read",
@@ -99,23 +99,36 @@ PRICED_UNITS = (
 )
 
 
-def _mode_expr() -> pl.Expr:
-    tier = pl.col("service_tier").str.to_lowercase().str.strip_chars()
-    return (
-        pl.when(pl.col("is_batch").fill_null(False))
-        .then(pl.lit("batch"))
-        .otherwise(tier.replace_strict(TIER_TO_MODE, default="standard").fill_null("standard"))
-    )
-
+_MODE_SQL = (
+    "CASE WHEN coalesce(c.is_batch, false) THEN 'batch' ELSE CASE lower(trim(c.service_tier)) "
+    + " ".join(f"WHEN '{tier}' THEN '{mode}'" for tier, mode in TIER_TO_MODE.items())
+    + " ELSE 'standard' END END"
+)
 
 _PRICE_SQL = """
-WITH joined AS (
+WITH base AS (
+  SELECT c.*, res._price_key, res._catalog_model, res._catalog_provider,
+    {mode} AS _mode,
+    coalesce(res._id_region, lower(c.region)) AS _region,
+    coalesce(hour(c.ts) * 60 + minute(c.ts), 0) AS _minute,
+    ({has_usage}) AS _has_usage,
+    -- cliff tiers apply per call; an aggregate bucket can only use its average call size, and one
+    -- without a request count (Anthropic usage report, FOCUS) is priced at the base tier
+    CASE WHEN c.row_kind IS DISTINCT FROM 'aggregate' THEN coalesce(c.input_total_tokens, 0)
+         WHEN c.request_count IS NOT NULL THEN coalesce(c.input_total_tokens, 0) // greatest(c.request_count, 1)
+         ELSE 0 END AS _tier_basis,
+    -- a cost line (Costs API, cost report, FOCUS tax/purchase): money recorded, nothing to reprice
+    coalesce(c.row_kind = 'aggregate' AND c.cost_reported IS NOT NULL, false) AS _cost_line
+  FROM {source} c
+  LEFT JOIN resolution res
+    ON res.provider IS NOT DISTINCT FROM c.provider AND res.model_raw IS NOT DISTINCT FROM c.model_raw
+), joined AS (
   SELECT c.*, p.* EXCLUDE (catalog_id),
          coalesce(p.catalog_id, {catalog_id}) AS catalog_id,
          (coalesce(c.input_uncached_tokens, 0) - coalesce(c.input_audio_tokens, 0)
             - coalesce(c.input_image_tokens, 0)) AS _text_in,
          (coalesce(c.output_tokens, 0) - coalesce(c.output_audio_tokens, 0)) AS _text_out
-  FROM calls c
+  FROM base c
   LEFT JOIN prices p
     ON p.price_key = c._price_key AND p.mode = c._mode
    AND coalesce(c.ts, TIMESTAMPTZ '9999-12-31 00:00:00+00') >= p.eff_from
@@ -164,8 +177,10 @@ WITH joined AS (
            THEN 'aggregate without a request count: base tier' END) END AS _missing
   FROM regional
 )
-SELECT _row, _catalog_model, _catalog_provider, _mode, catalog_id, price_provider, price_model, price_version,
-  price_tier, price_window, price_region, price_source,
+SELECT {call_columns},
+  coalesce(_catalog_model, model) AS model, coalesce(provider, _catalog_provider) AS provider,
+  catalog_id, price_provider, price_model, price_version, price_tier, _mode AS price_mode,
+  price_window, price_region, price_source,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_input END AS cost_input,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_read END AS cost_cache_read,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
@@ -198,6 +213,39 @@ FROM (
 """
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def priced_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> str:
+    """A SELECT over relation `source` (CALL_SCHEMA columns, plus any extras, which pass through) giving
+    CALL_SCHEMA + PRICE_SCHEMA columns, then the extras.
+
+    Registers the small dimension tables it joins (`resolution`, `prices`, `regions`) in `con`; the calls
+    are never copied out of DuckDB, so this prices a history store or a workspace of any size."""
+    columns = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]
+    pairs = con.sql(f"SELECT DISTINCT provider, model_raw FROM {source}").pl()
+    resolution = _resolution(pairs, catalog)
+    keys = resolution["_price_key"].drop_nulls().unique().to_list()
+    con.register("resolution", resolution)
+    con.register("prices", catalog.table_for(keys))
+    con.register("regions", catalog.regions_for(keys))
+    literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
+    passthrough = ", ".join(_quote(c) for c in columns if c not in ("model", "provider"))
+    has_usage = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
+    inner = (
+        _PRICE_SQL.replace("{catalog_id}", literal)
+        .replace("{scaled_rates}", _SCALED_RATES)
+        .replace("{mode}", _MODE_SQL)
+        .replace("{has_usage}", has_usage)
+        .replace("{call_columns}", passthrough)
+        .replace("{source}", source)
+    )
+    extras = [c for c in columns if c not in CALL_SCHEMA and c not in PRICE_SCHEMA]
+    wanted = [*CALL_SCHEMA, *PRICE_SCHEMA, *extras]
+    return f"SELECT {', '.join(_quote(c) for c in wanted)} FROM ({inner})"
+
+
 def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     """Reprice every call; returns CALL_SCHEMA + PRICE_SCHEMA columns, input order kept.
 
@@ -206,71 +254,10 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     """
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
-    resolution = _resolution(frame, catalog)
-    # only what pricing needs is joined and crosses into DuckDB: the wide call columns stay where they are
-    narrow = (
-        frame.select(
-            "provider",
-            "model_raw",
-            "ts",
-            "row_kind",
-            "request_count",
-            "status",
-            *PRICED_UNITS,
-            "is_batch",
-            "service_tier",
-            "region",
-            "cost_reported",
-        )
-        .join(resolution, on=["provider", "model_raw"], how="left", nulls_equal=True, maintain_order="left")
-        .select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-            "_price_key",
-            "_catalog_model",
-            "_catalog_provider",
-            "model_raw",
-            "ts",
-            "row_kind",
-            "request_count",
-            "status",
-            "service_tier",
-            *PRICED_UNITS,
-            _mode_expr().alias("_mode"),
-            pl.coalesce("_id_region", pl.col("region").str.to_lowercase()).alias("_region"),
-            (pl.col("ts").dt.hour().cast(pl.Int64) * 60 + pl.col("ts").dt.minute().cast(pl.Int64))
-            .fill_null(0)
-            .alias("_minute"),
-            pl.any_horizontal([pl.col(c).is_not_null() for c in USAGE_COLUMNS]).alias("_has_usage"),
-            # cliff tiers apply per call; an aggregate bucket can only use its average call size, and one
-            # without a request count (Anthropic usage report, FOCUS) is priced at the base tier
-            pl.when(pl.col("row_kind") != "aggregate")
-            .then(pl.col("input_total_tokens").fill_null(0))
-            .when(pl.col("request_count").is_not_null())
-            .then(pl.col("input_total_tokens").fill_null(0) // pl.col("request_count").clip(1))
-            .otherwise(0)
-            .alias("_tier_basis"),
-            # a cost line (Costs API, cost report, FOCUS tax/purchase): money recorded, nothing to reprice
-            ((pl.col("row_kind") == "aggregate") & pl.col("cost_reported").is_not_null()).alias("_cost_line"),
-        )
-    )
     con = connect()
-    keys = resolution["_price_key"].drop_nulls().unique().to_list()
-    con.register("prices", catalog.table_for(keys))
-    con.register("regions", catalog.regions_for(keys))
-    literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
-    sql = _PRICE_SQL.replace("{catalog_id}", literal).replace("{scaled_rates}", _SCALED_RATES)
-    # pricing is row-local: slices bound the join's intermediate memory without changing any result
-    parts = []
-    for start in range(0, max(narrow.height, 1), PRICE_CHUNK_ROWS):
-        con.register("calls", narrow.slice(start, PRICE_CHUNK_ROWS))
-        parts.append(con.sql(sql + "\nORDER BY _row").pl())
-        con.unregister("calls")
-    con.close()
-    costs = pl.concat(parts, rechunk=False)  # slices are priced in order, each sorted by _row
-    del narrow, parts
-    return frame.with_columns(
-        pl.coalesce(costs["_catalog_model"], pl.col("model")).alias("model"),
-        pl.coalesce(pl.col("provider"), costs["_catalog_provider"]).alias("provider"),
-        costs["_mode"].alias("price_mode"),
-        *[costs[c].cast(dtype) for c, dtype in PRICE_SCHEMA.items() if c != "price_mode"],
-    ).select([*CALL_SCHEMA, *PRICE_SCHEMA])
+    try:
+        con.register("calls_in", frame.with_row_index("_row"))
+        priced = con.sql(priced_sql(con, "calls_in", catalog) + " ORDER BY _row").pl()
+    finally:
+        con.close()
+    return conform(priced.drop("_row"), {**CALL_SCHEMA, **PRICE_SCHEMA})
