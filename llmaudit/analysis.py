@@ -1,9 +1,13 @@
-"""`analyze`: read logs, reprice every call, summarize. The library call behind `llmaudit analyze`."""
+"""`analyze`: read logs, reprice every call, summarize. The library call behind `llmaudit analyze`.
+
+Logs stream chunk by chunk into a DuckDB workspace on disk; collapsing copies, the period cut, pricing
+and every summary run there as SQL, so memory is bounded by a chunk and DuckDB's memory limit, not by
+the size of the logs. The priced calls are only materialized as a frame when someone asks for them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +16,55 @@ import polars as pl
 from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
-from llmaudit.ingest import IngestResult, Mapping, read_logs
-from llmaudit.parquet_io import is_parquet_source, read_calls_parquet
-from llmaudit.pricing import price
+from llmaudit.ingest import Mapping, stream_logs
+from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
+from llmaudit.pricing import priced_sql
+from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
+from llmaudit.summarize import Intake, period_condition
+from llmaudit.workspace import REJECT_SCHEMA, Workspace
 
 
-@dataclass
 class Report:
-    """What a command found: `data` is JSON-ready (Decimal money), `calls` the priced rows behind it."""
+    """What a command found: `data` is JSON-ready (Decimal money); `calls` (the priced rows behind it) and
+    `rejects` are frames, read from the report's workspace the first time they are used."""
 
-    schema: str
-    data: dict[str, Any]
-    calls: pl.DataFrame = field(repr=False)
-    rejects: pl.DataFrame = field(repr=False)
+    def __init__(
+        self,
+        schema: str,
+        data: dict[str, Any],
+        calls: pl.DataFrame | None = None,
+        rejects: pl.DataFrame | None = None,
+        *,
+        workspace: Workspace | None = None,
+        order: str = "_seq",
+    ):
+        self.schema = schema
+        self.order = order
+        self.data = data
+        self.workspace = workspace
+        self._calls = calls
+        self._rejects = rejects
+
+    @property
+    def calls(self) -> pl.DataFrame:
+        if self._calls is None:
+            assert self.workspace is not None
+            frame = self.workspace.frame(f"SELECT * FROM priced ORDER BY {self.order}")
+            self._calls = conform(frame.drop("_seq"), {**CALL_SCHEMA, **PRICE_SCHEMA})
+        return self._calls
+
+    @property
+    def rejects(self) -> pl.DataFrame:
+        if self._rejects is None:
+            if self.workspace is None:
+                return pl.DataFrame(schema=REJECT_SCHEMA)
+            frame = self.workspace.frame("SELECT * FROM rejects ORDER BY file, line")
+            self._rejects = frame.cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+        return self._rejects
+
+    @property
+    def call_count(self) -> int:
+        return self.data["coverage"]["calls"]
 
 
 def _utc(value: dt.date | dt.datetime | str | None, end: bool = False) -> dt.datetime | None:
@@ -57,34 +97,33 @@ def in_period(calls: pl.DataFrame, since: dt.datetime | None, until: dt.datetime
     return calls.filter(condition.fill_null(False)) if since or until else calls
 
 
-def summarize_priced(
-    ingest: IngestResult, priced: pl.DataFrame, catalog: Catalog, outside: int, by: list[str]
-) -> dict[str, Any]:
-    attribution = summarize.attribution_columns(priced)
-    data: dict[str, Any] = {
-        "coverage": summarize.coverage(ingest, priced, outside),
-        "totals": summarize.totals(priced),
-        "period": {
-            "first": priced["ts"].min() if priced.height else None,
-            "last": priced["ts"].max() if priced.height else None,
-        },
-        "by_model": summarize.group(priced, ["model"]),
-        "by_day": sorted(
-            summarize.group(priced.filter(pl.col("ts").is_not_null()), ["day"]), key=lambda r: r["day"]
-        ),
-        **{f"by_{name}": summarize.group(priced, [name]) for name in attribution},
-        "cache": summarize.cache_economics(priced),
-        "tiers": summarize.exposure(priced, "price_tier"),
-        "modes": summarize.exposure(priced, "price_mode"),
-        "catalog": {
-            "id": catalog.catalog_id,
-            "models": len(catalog.models),
-            "files": [str(f) for f in catalog.files],
-        },
-    }
-    if by:
-        data["breakdown"] = {"by": by, "rows": summarize.group(priced, by)}
-    return data
+def _finish(
+    workspace: Workspace,
+    intake: Intake,
+    catalog: Catalog,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    keys: list[str],
+    order: str = "_seq",
+) -> Report:
+    """Cut the period, price in SQL and summarize: the part `analyze` and `analyze_history` share."""
+    con = workspace.con
+    con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
+    intake.outside_period = workspace.rows - workspace.count("period_calls")
+    con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog)}")
+    intake.rejected = workspace.count("rejects")
+    intake.skipped = workspace.count("skipped")
+    intake.rejects_sample = [
+        f"{file}:{line}: {reason}"
+        for file, line, reason in con.execute(
+            "SELECT file, line, reason FROM rejects ORDER BY file, line LIMIT 10"
+        ).fetchall()
+    ]
+    intake.skipped_reasons = dict(
+        con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
+    )
+    data = summarize.summarize(con, "priced", intake, catalog, keys)
+    return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 
 def analyze(
@@ -97,40 +136,29 @@ def analyze(
     format: str = "auto",
     mapping: Mapping | str | Path | None = None,
 ) -> Report:
-    """Read `paths`, reprice with `catalog` (bundled by default) and summarize into an analyze Report."""
+    """Read `paths`, reprice with `catalog` (bundled by default) and summarize into an analyze Report.
+
+    Paths may be logs of any supported format or Parquet calls tables written by `llmaudit export`."""
     keys = summarize.parse_group_keys(by)
+    start, end = _utc(since), _utc(until, end=True)
     catalog = catalog or load_catalog()
-    ingest = _read_sources([paths] if isinstance(paths, str | Path) else list(paths), format, mapping)
-    calls = in_period(ingest.calls, _utc(since), _utc(until, end=True))
-    priced = price(calls, catalog)
-    data = summarize_priced(ingest, priced, catalog, ingest.calls.height - calls.height, keys)
-    return Report(schema="llmaudit.analyze/v1", data=data, calls=priced, rejects=ingest.rejects)
-
-
-def _read_sources(paths: list[str | Path], format: str, mapping) -> IngestResult:
-    """Raw logs through the readers; Parquet calls tables (from `llmaudit export`) as they are."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
     tables = [p for p in paths if is_parquet_source(p)]
     logs = [p for p in paths if p not in tables]
-    ingest = read_logs(logs, format=format, mapping=mapping) if logs else None
-    if not tables:
-        return ingest  # type: ignore[return-value]
-    frames = [read_calls_parquet(p) for p in tables]
-    if ingest is not None:
-        frames.insert(0, ingest.calls)
-    calls = pl.concat(frames, how="vertical_relaxed").unique("record_id", keep="first", maintain_order=True)
-    read_from_tables = sum(f.height for f in frames) - (ingest.calls.height if ingest else 0)
-    empty = pl.DataFrame(
-        schema={"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
-    )
-    return IngestResult(
-        calls=calls,
-        rejects=ingest.rejects if ingest else empty,
-        skipped=ingest.skipped if ingest else empty,
-        rows_read=(ingest.rows_read if ingest else 0) + read_from_tables,
-        collapsed=(ingest.collapsed if ingest else 0) + sum(f.height for f in frames) - calls.height,
-        files={**(ingest.files if ingest else {}), **{str(p): "calls_parquet" for p in tables}},
-        unknown_files=ingest.unknown_files if ingest else {},
-    )
+    workspace = Workspace()
+    intake = Intake(rows_read=0)
+    if logs:
+        counts = stream_logs(logs, workspace.add, format=format, mapping=mapping)
+        intake.rows_read, intake.files, intake.unknown_files = (
+            counts.rows_read,
+            counts.files,
+            counts.unknown_files,
+        )
+    for table in tables:
+        intake.rows_read += workspace.add_relation(parquet_calls_sql(workspace.con, table))
+        intake.files[str(table)] = "calls_parquet"
+    intake.collapsed = workspace.collapse()
+    return _finish(workspace, intake, catalog, start, end, keys)
 
 
 def analyze_history(
@@ -141,21 +169,13 @@ def analyze_history(
     until: dt.date | dt.datetime | str | None = None,
     by: str | list[str] | None = None,
 ) -> Report:
-    """Re-analyze the calls in the history store (no log parsing), repriced with `catalog`."""
+    """Re-analyze the calls in the history store (no log parsing), repriced with `catalog`.
+
+    The store is attached to the workspace and read in place: nothing is copied, only scanned."""
     keys = summarize.parse_group_keys(by)
+    start, end = _utc(since), _utc(until, end=True)
     catalog = catalog or load_catalog()
-    calls = store.calls(_utc(since), _utc(until, end=True))
-    empty = pl.DataFrame(
-        schema={"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
-    )
-    ingest = IngestResult(
-        calls=calls,
-        rejects=empty,
-        skipped=empty,
-        rows_read=calls.height,
-        collapsed=0,
-        files={str(store.path): "history"},
-    )
-    priced = price(calls, catalog)
-    data = summarize_priced(ingest, priced, catalog, 0, keys)
-    return Report(schema="llmaudit.analyze/v1", data=data, calls=priced, rejects=empty)
+    workspace = Workspace()
+    workspace.use_relation(store.select_sql(workspace.con, period_condition(start, end)))
+    intake = Intake(rows_read=workspace.rows, files={str(store.path): "history"})
+    return _finish(workspace, intake, catalog, None, None, keys, order="ts, source_file, source_line")

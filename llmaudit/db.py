@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
 
 def connect(path: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -10,3 +11,16 @@ def connect(path: str | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType]) -> dict[str, str]:
+    """The DuckDB type of each column of a polars schema, as DuckDB stores a frame of that schema."""
+    con.register("_empty_schema", pl.DataFrame(schema=schema))
+    try:
+        return dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _empty_schema)").fetchall())
+    finally:
+        con.unregister("_empty_schema")
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

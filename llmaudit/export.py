@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 
+from llmaudit.db import quote_literal
 from llmaudit.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -59,6 +61,24 @@ def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path
+
+
+def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
+    """`write_calls` for an analyze report: (path, calls written). Parquet is copied by DuckDB straight
+    from the report's workspace, in read order, so it never materializes the calls in memory."""
+    path = Path(path)
+    if path.suffix.lower() != ".parquet" or report.workspace is None:
+        return write_calls(report.calls, path), report.call_count
+    con = report.workspace.con
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            "COPY (SELECT * EXCLUDE (_seq, request_text, response_text) FROM priced "
+            f"ORDER BY {report.order}) TO {quote_literal(str(path))} (FORMAT parquet)"
+        )
+    except (duckdb.Error, OSError) as exc:
+        raise InputError(f"{path}: cannot write: {exc}") from None
+    return path, report.call_count
 
 
 def is_focus_path(path: str | Path) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from llmaudit.db import connect
+from llmaudit.db import connect, duckdb_types, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -31,36 +31,58 @@ def _glob(path: str | Path) -> str:
 
 def export_parquet(priced: pl.DataFrame, directory: str | Path) -> int:
     """Write calls partitioned by UTC month (calls without a timestamp go to month=unknown)."""
-    directory = Path(directory)
     con = connect()
-    con.register("priced", priced)
+    try:
+        con.register("priced_frame", priced)
+        return export_relation(con, "priced_frame", directory)
+    finally:
+        con.close()
+
+
+def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path) -> int:
+    """`export_parquet` for a relation in `con` (a workspace's priced view): DuckDB writes it directly,
+    in parallel and spilling to disk, without materializing it in Python. Columns starting with _ are
+    internal and left out."""
+    directory = Path(directory)
+    internal = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall() if r[0].startswith("_")]
+    exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        literal = "'" + str(directory).replace("'", "''") + "'"
         con.execute(
-            f"COPY (SELECT *, coalesce(strftime(ts, '%Y-%m'), 'unknown') AS month FROM priced) TO {literal} "
+            f"COPY (SELECT *{exclude}, coalesce(strftime(ts, '%Y-%m'), 'unknown') AS month FROM {relation}) "
+            f"TO {quote_literal(str(directory))} "
             "(FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'calls_{uuid}')"
         )
     except (duckdb.Error, OSError) as exc:
         raise InputError(f"{directory}: cannot write Parquet: {exc}") from None
-    finally:
-        con.close()
-    return priced.height
+    return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+
+
+def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
+    """A SELECT of the CALL_SCHEMA columns of Parquet written by `export` (or any tool using the same
+    column names); checked to be a calls table, never read into Python."""
+    source = f"read_parquet({quote_literal(_glob(path))}, hive_partitioning = true, union_by_name = true)"
+    try:
+        present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot read Parquet calls: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("record_id", "model_raw") if c not in present]
+    if missing:
+        raise InputError(f"{path}: not a calls table (missing {', '.join(missing)})")
+    types = duckdb_types(con, CALL_SCHEMA)
+    columns = ", ".join(
+        f'"{c}"::{types[c]} AS "{c}"' if c in present else f'NULL::{types[c]} AS "{c}"' for c in CALL_SCHEMA
+    )
+    return f"SELECT {columns} FROM {source}"
 
 
 def read_calls_parquet(path: str | Path) -> pl.DataFrame:
     """Calls (CALL_SCHEMA columns) from Parquet written by `export` or any tool using the same column names."""
     con = connect()
-    literal = "'" + _glob(path).replace("'", "''") + "'"
     try:
-        frame = con.sql(
-            f"SELECT * FROM read_parquet({literal}, hive_partitioning = true, union_by_name = true)"
-        ).pl()
+        frame = pl.from_arrow(con.sql(parquet_calls_sql(con, path)).to_arrow_table())
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot read Parquet calls: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
-    missing = [c for c in ("record_id", "model_raw") if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: not a calls table (missing {', '.join(missing)})")
-    return conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
+    return conform(frame, CALL_SCHEMA)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from llmaudit.db import connect
+from llmaudit.db import connect, duckdb_types, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -43,41 +43,76 @@ class HistoryStore:
     def add(self, calls: pl.DataFrame) -> int:
         """Insert calls whose record_id is not stored yet; returns how many were new."""
         frame = conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
-        frame = frame.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias("ingested_at"))
         if frame.is_empty():
             return 0
-        with self._connect(create=True) as con:
-            try:
-                con.register("incoming", frame)
-                con.execute("CREATE TABLE IF NOT EXISTS calls AS SELECT * FROM incoming LIMIT 0")
-                self._add_missing_columns(con)
-                before = con.execute("SELECT count(*) FROM calls").fetchone()[0]
-                # only stored calls of the incoming period can collide: appending a day scans about that day
-                lo, hi = frame["ts"].min(), frame["ts"].max()
-                period = (
-                    "ts IS NULL"
-                    if lo is None
-                    else (
-                        f"ts IS NULL OR ts BETWEEN TIMESTAMPTZ '{lo.isoformat()}' AND TIMESTAMPTZ '{hi.isoformat()}'"
-                    )
-                )
-                con.execute(
-                    "INSERT INTO calls BY NAME SELECT i.* FROM incoming i "
-                    f"ANTI JOIN (SELECT record_id FROM calls WHERE {period}) c USING (record_id)"
-                )
-                after = con.execute("SELECT count(*) FROM calls").fetchone()[0]
-            except duckdb.Error as exc:
-                raise InputError(f"{self.path}: cannot add to the history store: {exc}") from None
+        con = connect()
+        try:
+            con.register("incoming", frame)
+            return self.add_from(con, "incoming")
+        finally:
+            con.close()
+
+    def add_from(self, con: duckdb.DuckDBPyConnection, relation: str) -> int:
+        """Insert the calls of `relation` (in `con`: a workspace, a registered frame) whose record_id is not
+        stored yet, DuckDB to DuckDB; returns how many were new."""
+        if con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] == 0:
+            return 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        columns = ", ".join(f'"{c}"' for c in CALL_SCHEMA)
+        incoming = f"(SELECT {columns}, TIMESTAMPTZ '{now}' AS ingested_at FROM {relation})"
+        try:
+            con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store")
+        except duckdb.Error as exc:
+            raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS history_store.calls AS SELECT * FROM {incoming} LIMIT 0")
+            self._add_missing_columns(con, incoming)
+            before = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
+            # only stored calls of the incoming period can collide: appending a day scans about that day
+            lo, hi = con.execute(f"SELECT min(ts)::VARCHAR, max(ts)::VARCHAR FROM {relation}").fetchone()
+            period = (
+                "ts IS NULL"
+                if lo is None
+                else f"ts IS NULL OR ts BETWEEN TIMESTAMPTZ '{lo}' AND TIMESTAMPTZ '{hi}'"
+            )
+            con.execute(
+                f"INSERT INTO history_store.calls BY NAME SELECT i.* FROM {incoming} i "
+                f"ANTI JOIN (SELECT record_id FROM history_store.calls WHERE {period}) c USING (record_id)"
+            )
+            after = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
+        except duckdb.Error as exc:
+            raise InputError(f"{self.path}: cannot add to the history store: {exc}") from None
+        finally:
+            con.execute("DETACH history_store")
         return after - before
 
+    def select_sql(self, con: duckdb.DuckDBPyConnection, condition: str = "TRUE") -> str:
+        """Attach the store read-only to `con`; a SELECT of its calls (CALL_SCHEMA, columns an older store
+        lacks as nulls) that satisfy `condition`."""
+        if not self.path.exists():
+            raise InputError(
+                f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
+            )
+        try:
+            con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store (READ_ONLY)")
+            present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
+        except duckdb.Error as exc:
+            raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
+        types = duckdb_types(con, CALL_SCHEMA)
+        columns = ", ".join(
+            f'"{name}"' if name in present else f'NULL::{types[name]} AS "{name}"' for name in CALL_SCHEMA
+        )
+        return f"SELECT {columns} FROM history_store.calls WHERE {condition}"
+
     @staticmethod
-    def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    def _add_missing_columns(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
         """A store written by an older llmaudit gains the new CALL_SCHEMA columns (as nulls)."""
-        present = {row[0] for row in con.execute("SELECT column_name FROM (DESCRIBE calls)").fetchall()}
-        wanted = con.execute("SELECT column_name, column_type FROM (DESCRIBE incoming)").fetchall()
-        for name, dtype in wanted:
+        present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
+        wanted = con.execute(f"DESCRIBE SELECT * FROM {incoming}").fetchall()
+        for name, dtype, *_ in wanted:
             if name not in present:
-                con.execute(f'ALTER TABLE calls ADD COLUMN "{name}" {dtype}')
+                con.execute(f'ALTER TABLE history_store.calls ADD COLUMN "{name}" {dtype}')
 
     def calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> pl.DataFrame:
         with self._connect(create=False) as con:

@@ -1,38 +1,42 @@
 """Summaries of priced calls: coverage, totals, breakdowns, cache economics, tier and mode exposure.
 
-Pure functions from frames to plain dicts (Decimal money); rendering lives in llmaudit.report.
+One DuckDB query with GROUPING SETS over a priced relation (a view over a workspace or the history store)
+computes every breakdown in one pass, spilling to disk when it must; the result is plain dicts with
+Decimal money. Rendering lives in llmaudit.report.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import polars as pl
+import duckdb
 
 from llmaudit.errors import UsageError
-from llmaudit.money import ZERO, sum_decimal
+from llmaudit.money import ZERO
 
-# --by names -> expressions over the priced calls
-GROUP_KEYS: dict[str, pl.Expr] = {
-    "model": pl.col("model"),
-    "provider": pl.col("provider"),
-    "day": pl.col("ts").dt.date().cast(pl.String),
-    "hour": pl.col("ts").dt.truncate("1h").dt.strftime("%Y-%m-%dT%H:00Z"),
-    "week": pl.col("ts").dt.truncate("1w").dt.date().cast(pl.String),
-    "month": pl.col("ts").dt.strftime("%Y-%m"),
-    "feature": pl.col("feature"),
-    "user": pl.col("user_id"),
-    "project": pl.col("project_id"),
-    "key": pl.col("api_key_id"),
-    "session": pl.col("session_id"),
-    "mode": pl.col("price_mode"),
-    "tier": pl.col("price_tier"),
-    "status": pl.col("status"),
-    "format": pl.col("source_format"),
-    "service_tier": pl.col("service_tier"),
-    "region": pl.col("region"),
-    "gateway": pl.col("gateway"),
+# --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone)
+GROUP_KEYS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "day": "strftime(ts, '%Y-%m-%d')",
+    "hour": "strftime(ts, '%Y-%m-%dT%H:00Z')",
+    "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
+    "month": "strftime(ts, '%Y-%m')",
+    "feature": "feature",
+    "user": "user_id",
+    "project": "project_id",
+    "key": "api_key_id",
+    "session": "session_id",
+    "mode": "price_mode",
+    "tier": "price_tier",
+    "status": "status",
+    "format": "source_format",
+    "service_tier": "service_tier",
+    "region": "region",
+    "gateway": "gateway",
 }
 ATTRIBUTION = {"feature": "feature", "user": "user_id", "project": "project_id", "key": "api_key_id"}
 
@@ -47,136 +51,266 @@ def parse_group_keys(by: str | list[str] | None) -> list[str]:
     return names
 
 
+@dataclass
+class Intake:
+    """How the rows that were read became calls: what the summary's coverage reconciles against."""
+
+    rows_read: int
+    collapsed: int = 0
+    outside_period: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    files: dict[str, str] = field(default_factory=dict)  # file -> format
+    unknown_files: dict[str, int] = field(default_factory=dict)
+    rejects_sample: list[str] = field(default_factory=list)
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+
+
 def _dec(value: Any) -> Decimal:
-    return ZERO if value is None else Decimal(str(value)) if not isinstance(value, Decimal) else value
+    return ZERO if value is None else value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def group(priced: pl.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
-    """Calls, tokens and exact cost per group, most expensive first (unpriced calls counted, never $0)."""
-    if priced.is_empty():
-        return []
-    frame = priced.with_columns([GROUP_KEYS[k].alias(k) for k in keys])
-    rows = (
-        frame.group_by(keys)
-        .agg(
-            pl.col("request_count").sum().alias("calls"),
-            pl.col("request_count").filter(pl.col("priced")).sum().alias("priced_calls"),
-            pl.col("input_total_tokens").sum().alias("input_tokens"),
-            pl.col("output_tokens").sum().alias("output_tokens"),
-            pl.col("cost_usd").sum().alias("cost_usd"),
-        )
-        .sort(["cost_usd", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
-        .to_dicts()
-    )
-    total = sum((_dec(r["cost_usd"]) for r in rows), ZERO)
-    for row in rows:
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+# aggregates computed for every grouping set
+_AGGREGATES = """
+  count(*) AS rows,
+  count(*) FILTER (priced) AS priced_rows,
+  coalesce(sum(request_count), 0) AS calls,
+  coalesce(sum(request_count) FILTER (priced), 0) AS priced_calls,
+  coalesce(sum(input_total_tokens), 0) AS input_tokens,
+  coalesce(sum(output_tokens), 0) AS output_tokens,
+  coalesce(sum(cost_usd), 0) AS cost_usd
+"""
+# aggregates only the grand total needs (FILTER keeps them cheap for the other sets)
+_TOTALS = """
+  count(*) FILTER (cost_reported IS NOT NULL) AS reported_rows,
+  sum(cost_reported) AS cost_reported,
+  count(*) FILTER (cost_reported IS NOT NULL AND priced) AS compared_rows,
+  coalesce(sum(cost_reported) FILTER (priced), 0) AS cost_reported_compared,
+  coalesce(sum(cost_usd) FILTER (cost_reported IS NOT NULL), 0) AS repriced_where_reported,
+  coalesce(sum(cost_input), 0) AS cost_input,
+  coalesce(sum(cost_cache_read), 0) AS cost_cache_read,
+  coalesce(sum(cost_cache_write), 0) AS cost_cache_write,
+  coalesce(sum(cost_output), 0) AS cost_output,
+  coalesce(sum(cost_other), 0) AS cost_other,
+  coalesce(sum(cache_read_tokens) FILTER (priced), 0) AS cache_read_tokens,
+  coalesce(sum(cache_write_5m_tokens) FILTER (priced), 0) AS cache_write_5m_tokens,
+  coalesce(sum(cache_write_1h_tokens) FILTER (priced), 0) AS cache_write_1h_tokens,
+  coalesce(sum(cache_read_saving_usd) FILTER (priced), 0) AS read_saving,
+  coalesce(sum(cache_write_premium_usd) FILTER (priced), 0) AS write_premium,
+  count(*) FILTER (priced AND coalesce(cache_read_tokens, 0) > 0) AS calls_with_cache_reads,
+  count(*) FILTER (priced AND coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)
+    AS calls_with_cache_writes,
+  min(ts)::TIMESTAMP AS first_ts,  -- naive UTC (the session zone): no pytz needed to fetch it
+  max(ts)::TIMESTAMP AS last_ts,
+  count(*) FILTER (ts IS NULL) AS without_ts,
+  count(*) FILTER (tz_assumed) AS tz_assumed
+"""
+
+
+def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """(key column -> SQL, set name -> key columns) for every breakdown of an analyze report."""
+    columns = {
+        "model": "model",
+        "day": GROUP_KEYS["day"],
+        **{f"by_{name}": col for name, col in ATTRIBUTION.items()},
+        "price_tier": "price_tier",
+        "price_mode": "price_mode",
+        "unpriced_reason": "unpriced_reason",
+        "model_raw": "model_raw",
+        **{f"breakdown_{name}": GROUP_KEYS[name] for name in by},
+    }
+    sets: dict[str, tuple[str, ...]] = {
+        "totals": (),
+        "by_model": ("model",),
+        "by_day": ("day",),
+        **{f"by_{name}": (f"by_{name}",) for name in ATTRIBUTION},
+        "tiers": ("price_tier",),
+        "modes": ("price_mode",),
+        "reasons": ("unpriced_reason",),
+        "unpriced_models": ("unpriced_reason", "model_raw"),
+    }
+    if by:
+        sets["breakdown"] = tuple(f"breakdown_{name}" for name in by)
+    return columns, sets
+
+
+def _group_rows(rows: list[dict[str, Any]], keys: list[str], names: list[str]) -> list[dict[str, Any]]:
+    """Breakdown rows, most expensive first (unpriced calls counted, never $0); ties by keys, nulls last."""
+    out = [
+        {
+            **{name: row[key] for name, key in zip(names, keys, strict=True)},
+            "calls": _int(row["calls"]),
+            "priced_calls": _int(row["priced_calls"]),
+            "input_tokens": _int(row["input_tokens"]),
+            "output_tokens": _int(row["output_tokens"]),
+            "cost_usd": _dec(row["cost_usd"]),
+        }
+        for row in rows
+    ]
+    out.sort(key=lambda r: tuple((r[n] is None, r[n] or "") for n in names))
+    out.sort(key=lambda r: r["cost_usd"], reverse=True)
+    total = sum((r["cost_usd"] for r in out), ZERO)
+    for row in out:
         row["unpriced_calls"] = row["calls"] - row["priced_calls"]
-        row["cost_usd"] = _dec(row["cost_usd"]) if row["priced_calls"] else None
+        row["cost_usd"] = row["cost_usd"] if row["priced_calls"] else None
         row["share"] = float(row["cost_usd"] / total) if total and row["cost_usd"] is not None else 0.0
-    return rows
+    return out
 
 
-def coverage(ingest, priced: pl.DataFrame, outside_period: int, sample: int = 10) -> dict[str, Any]:
-    rejects = ingest.rejects
-    unpriced = priced.filter(~pl.col("priced"))
-    unknown_models = (
-        unpriced.filter(pl.col("unpriced_reason") == "unknown model")
-        .group_by("model_raw")
-        .agg(pl.len().alias("calls"), pl.col("input_total_tokens").sum().alias("input_tokens"))
-        .sort("calls", descending=True)
-        .to_dicts()
+def _exposure(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Priced calls and cost per price tier or mode."""
+    kept = [r for r in rows if r[key] is not None and r["priced_calls"]]
+    return [
+        {"name": r[key], "calls": _int(r["priced_calls"]), "cost_usd": _dec(r["cost_usd"])}
+        for r in sorted(kept, key=lambda r: r[key])
+    ]
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection, priced: str, intake: Intake, catalog, by: list[str]
+) -> dict[str, Any]:
+    """The `data` of an analyze report from relation `priced` (CALL_SCHEMA + PRICE_SCHEMA columns)."""
+    columns, sets = _grouping_sets(by)
+    names = list(columns)
+    grouping = ", ".join("(" + ", ".join(keys) + ")" for keys in sets.values())
+    query = f"""
+        SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {_AGGREGATES},
+          {_TOTALS}
+        FROM (SELECT *, {", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)}
+              FROM {priced})
+        GROUP BY GROUPING SETS ({grouping})"""
+    cursor = con.execute(query)
+    fields = [d[0] for d in cursor.description]
+    result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+    # GROUPING() has one bit per key column, most significant first; a bit is 0 when the set groups by it
+    width = len(names)
+    by_set: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
+    mask_to_set = {
+        sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys): name
+        for name, keys in sets.items()
+    }
+    for row in result:
+        by_set[mask_to_set[row["_set"]]].append(row)
+    total = by_set["totals"][0]
+    data: dict[str, Any] = {
+        "coverage": _coverage(intake, total, by_set),
+        "totals": _totals(total),
+        "period": {"first": _utc(total["first_ts"]), "last": _utc(total["last_ts"])},
+        "by_model": _group_rows(by_set["by_model"], ["model"], ["model"]),
+        "by_day": sorted(
+            _group_rows([r for r in by_set["by_day"] if r["day"] is not None], ["day"], ["day"]),
+            key=lambda r: r["day"],
+        ),
+    }
+    for name in ATTRIBUTION:
+        rows = by_set[f"by_{name}"]
+        if any(r[f"by_{name}"] is not None for r in rows):
+            data[f"by_{name}"] = _group_rows(rows, [f"by_{name}"], [name])
+    data["cache"] = _cache(total)
+    data["tiers"] = _exposure(by_set["tiers"], "price_tier")
+    data["modes"] = _exposure(by_set["modes"], "price_mode")
+    data["catalog"] = {
+        "id": catalog.catalog_id,
+        "models": len(catalog.models),
+        "files": [str(f) for f in catalog.files],
+    }
+    if by:
+        data["breakdown"] = {"by": by, "rows": _group_rows(by_set["breakdown"], list(sets["breakdown"]), by)}
+    return data
+
+
+def _coverage(intake: Intake, total: dict[str, Any], by_set: dict[str, list[dict[str, Any]]]) -> dict:
+    calls, priced = total["rows"], total["priced_rows"]
+    reasons = sorted(
+        (r for r in by_set["reasons"] if r["unpriced_reason"] is not None),
+        key=lambda r: (-r["rows"], r["unpriced_reason"]),
     )
-    reasons = unpriced.group_by("unpriced_reason").len().sort("len", descending=True)
+    unknown_models = sorted(
+        (r for r in by_set["unpriced_models"] if r["unpriced_reason"] == "unknown model"),
+        key=lambda r: (-r["rows"], r["model_raw"] is None, r["model_raw"] or ""),
+    )
     formats: dict[str, int] = {}
-    for fmt in ingest.files.values():
+    for fmt in intake.files.values():
         formats[fmt] = formats.get(fmt, 0) + 1
-    calls = priced.height
+    unpriced = calls - priced
     return {
-        "rows_read": ingest.rows_read,
+        "rows_read": intake.rows_read,
         "calls": calls,
-        "priced": int(priced["priced"].sum()) if calls else 0,
-        "unpriced": unpriced.height,
-        "rejected": rejects.height,
-        "skipped": ingest.skipped.height,
-        "collapsed": ingest.collapsed,
-        "outside_period": outside_period,
-        "reconciles": ingest.rows_read
-        == calls + rejects.height + ingest.skipped.height + ingest.collapsed + outside_period
-        and calls == int(priced["priced"].sum() if calls else 0) + unpriced.height,
-        "files": len(ingest.files),
+        "priced": priced,
+        "unpriced": unpriced,
+        "rejected": intake.rejected,
+        "skipped": intake.skipped,
+        "collapsed": intake.collapsed,
+        "outside_period": intake.outside_period,
+        "reconciles": intake.rows_read
+        == calls + intake.rejected + intake.skipped + intake.collapsed + intake.outside_period,
+        "files": len(intake.files),
         "formats": formats,
-        "unknown_format_files": [{"file": f, "rows": n} for f, n in ingest.unknown_files.items()],
-        "unpriced_models": unknown_models,
-        "unpriced_reasons": {r["unpriced_reason"]: r["len"] for r in reasons.to_dicts()},
-        "cost_lines": int((unpriced["unpriced_reason"] == "cost line (no usage)").sum()),
-        "rejects_sample": [
-            f"{r['file']}:{r['line']}: {r['reason']}" for r in rejects.head(sample).to_dicts()
+        "unknown_format_files": [{"file": f, "rows": n} for f, n in intake.unknown_files.items()],
+        "unpriced_models": [
+            {"model_raw": r["model_raw"], "calls": r["rows"], "input_tokens": _int(r["input_tokens"])}
+            for r in unknown_models
         ],
-        "skipped_reasons": {
-            r["reason"]: r["len"] for r in ingest.skipped.group_by("reason").len().to_dicts()
-        },
-        "calls_without_timestamp": int(priced["ts"].is_null().sum()),
-        "naive_timestamps_assumed_utc": int(priced["tz_assumed"].sum()) if calls else 0,
+        "unpriced_reasons": {r["unpriced_reason"]: r["rows"] for r in reasons},
+        "cost_lines": next((r["rows"] for r in reasons if r["unpriced_reason"] == "cost line (no usage)"), 0),
+        "rejects_sample": intake.rejects_sample,
+        "skipped_reasons": intake.skipped_reasons,
+        "calls_without_timestamp": total["without_ts"],
+        "naive_timestamps_assumed_utc": total["tz_assumed"],
     }
 
 
-def totals(priced: pl.DataFrame) -> dict[str, Any]:
+def _totals(total: dict[str, Any]) -> dict[str, Any]:
     """Repriced totals, and what the sources recorded: all of it, and the part we could compare call by call."""
-    recorded = priced.filter(pl.col("cost_reported").is_not_null())
-    compared = recorded.filter(pl.col("priced"))
-    repriced_where_reported = sum_decimal(compared["cost_usd"])
-    cost_compared = sum_decimal(compared["cost_reported"])
+    compared = total["compared_rows"]
+    reported_compared = _dec(total["cost_reported_compared"])
+    # the repriced side of the comparison: priced calls with a recorded cost (unpriced ones add null)
+    repriced = _dec(total["repriced_where_reported"])
     return {
-        "cost_usd": sum_decimal(priced["cost_usd"]),
-        "calls_with_reported_cost": recorded.height,
-        "cost_reported_usd": sum_decimal(recorded["cost_reported"]) if recorded.height else None,
-        "calls_compared": compared.height,
-        "cost_reported_compared_usd": cost_compared if compared.height else None,
-        "cost_repriced_where_reported_usd": repriced_where_reported if compared.height else None,
-        "reported_minus_repriced_usd": cost_compared - repriced_where_reported if compared.height else None,
-        "cost_input_usd": sum_decimal(priced["cost_input"]),
-        "cost_cache_read_usd": sum_decimal(priced["cost_cache_read"]),
-        "cost_cache_write_usd": sum_decimal(priced["cost_cache_write"]),
-        "cost_output_usd": sum_decimal(priced["cost_output"]),
-        "cost_other_usd": sum_decimal(priced["cost_other"]),
-        "input_tokens": int(priced["input_total_tokens"].sum() or 0),
-        "output_tokens": int(priced["output_tokens"].sum() or 0),
+        "cost_usd": _dec(total["cost_usd"]),
+        "calls_with_reported_cost": total["reported_rows"],
+        "cost_reported_usd": _dec(total["cost_reported"]) if total["reported_rows"] else None,
+        "calls_compared": compared,
+        "cost_reported_compared_usd": reported_compared if compared else None,
+        "cost_repriced_where_reported_usd": repriced if compared else None,
+        "reported_minus_repriced_usd": reported_compared - repriced if compared else None,
+        "cost_input_usd": _dec(total["cost_input"]),
+        "cost_cache_read_usd": _dec(total["cost_cache_read"]),
+        "cost_cache_write_usd": _dec(total["cost_cache_write"]),
+        "cost_output_usd": _dec(total["cost_output"]),
+        "cost_other_usd": _dec(total["cost_other"]),
+        "input_tokens": _int(total["input_tokens"]),
+        "output_tokens": _int(total["output_tokens"]),
     }
 
 
-def cache_economics(priced: pl.DataFrame) -> dict[str, Any]:
-    ok = priced.filter(pl.col("priced"))
-    saving = sum_decimal(ok["cache_read_saving_usd"])
-    premium = sum_decimal(ok["cache_write_premium_usd"])
+def _cache(total: dict[str, Any]) -> dict[str, Any]:
+    saving, premium = _dec(total["read_saving"]), _dec(total["write_premium"])
     return {
-        "cache_read_tokens": int(ok["cache_read_tokens"].sum() or 0),
-        "cache_write_5m_tokens": int(ok["cache_write_5m_tokens"].sum() or 0),
-        "cache_write_1h_tokens": int(ok["cache_write_1h_tokens"].sum() or 0),
+        "cache_read_tokens": _int(total["cache_read_tokens"]),
+        "cache_write_5m_tokens": _int(total["cache_write_5m_tokens"]),
+        "cache_write_1h_tokens": _int(total["cache_write_1h_tokens"]),
         "read_saving_usd": saving,
         "write_premium_usd": premium,
         "net_saving_usd": saving - premium,
-        "calls_with_cache_reads": int((ok["cache_read_tokens"].fill_null(0) > 0).sum()),
-        "calls_with_cache_writes": int(
-            ((ok["cache_write_5m_tokens"].fill_null(0) + ok["cache_write_1h_tokens"].fill_null(0)) > 0).sum()
-        ),
+        "calls_with_cache_reads": total["calls_with_cache_reads"],
+        "calls_with_cache_writes": total["calls_with_cache_writes"],
     }
 
 
-def exposure(priced: pl.DataFrame, column: str) -> list[dict[str, Any]]:
-    ok = priced.filter(pl.col("priced") & pl.col(column).is_not_null())
-    rows = (
-        ok.group_by(column)
-        .agg(pl.col("request_count").sum().alias("calls"), pl.col("cost_usd").sum())
-        .sort(column)
-        .to_dicts()
-    )
-    return [{"name": r[column], "calls": r["calls"], "cost_usd": _dec(r["cost_usd"])} for r in rows]
-
-
-def attribution_columns(priced: pl.DataFrame) -> list[str]:
-    """Attribution dimensions that the logs actually carry."""
-    return [
-        name
-        for name, col in ATTRIBUTION.items()
-        if priced.height and priced[col].null_count() < priced.height
-    ]
+def period_condition(since: dt.datetime | None, until: dt.datetime | None) -> str:
+    """SQL for since <= ts < until (calls without a timestamp are outside any bounded period)."""
+    parts = []
+    if since is not None:
+        parts.append(f"ts >= TIMESTAMPTZ '{since.isoformat()}'")
+    if until is not None:
+        parts.append(f"ts < TIMESTAMPTZ '{until.isoformat()}'")
+    return " AND ".join(parts) or "TRUE"

@@ -51,7 +51,7 @@ def analyze_command(
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import print_report, progress, warn_rejects
-    from llmaudit.export import is_focus_path, write_calls
+    from llmaudit.export import is_focus_path, write_report_calls
     from llmaudit.store import HistoryStore
 
     loaded = load_catalog(*(catalog or []))
@@ -68,10 +68,10 @@ def analyze_command(
     if out is not None and is_focus_path(out):
         _write_focus(report, out, loaded)
     elif out is not None:
-        written = write_calls(report.calls, out)
-        typer.echo(f"llmaudit: wrote {report.calls.height:,} calls to {written}", err=True)
+        written, count = write_report_calls(report, out)
+        typer.echo(f"llmaudit: wrote {count:,} calls to {written}", err=True)
     if paths and not no_store:
-        added = store.add(report.calls)
+        added = store.add_from(report.workspace.con, "period_calls")
         typer.echo(f"llmaudit: history store {store.path}: {added:,} new calls", err=True)
 
 

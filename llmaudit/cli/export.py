@@ -23,7 +23,7 @@ def export_command(
     """Write every call, repriced, with its cost components and price provenance."""
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
-    from llmaudit.parquet_io import export_parquet
+    from llmaudit.parquet_io import export_relation
     from llmaudit.store import HistoryStore
 
     loaded = load_catalog(*(catalog or []))
@@ -31,5 +31,5 @@ def export_command(
         report = analyze(paths, catalog=loaded, since=since, until=until)
     else:
         report = analyze_history(HistoryStore(db), catalog=loaded, since=since, until=until)
-    written = export_parquet(report.calls, parquet)
+    written = export_relation(report.workspace.con, "priced", parquet)
     typer.echo(f"llmaudit: wrote {written:,} calls to {parquet} (partitioned by month)", err=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,16 @@ from llmaudit.ingest.registry import (
 from llmaudit.ingest.spec import RAW_FIELDS, JsonReader
 from llmaudit.ingest.sqlbuild import reader_sql
 
-__all__ = ["IngestResult", "Mapping", "load_mapping", "read_logs", "reader_names", "scan_logs"]
+__all__ = [
+    "IngestResult",
+    "Mapping",
+    "StreamCounts",
+    "load_mapping",
+    "read_logs",
+    "reader_names",
+    "scan_logs",
+    "stream_logs",
+]
 
 REJECT_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
 
@@ -184,20 +193,9 @@ def _generic_csv(frame: pl.DataFrame, mapping: Mapping) -> pl.DataFrame | None:
     return csv_raw_frame(frame, mapping)
 
 
-def read_logs(
-    paths: list[str | Path] | str | Path,
-    *,
-    format: str = "auto",
-    mapping: Mapping | str | Path | None = None,
-) -> IngestResult:
-    """Read every log file under `paths` into a calls frame (CALL_SCHEMA) with rejects and counts.
-
-    `format` forces one reader by name (see `reader_names()`); `mapping` is a Mapping or a YAML mapping file
-    for generic JSONL/CSV with your own field names.
-    """
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+def _resolve_format(
+    format: str, mapping: Mapping
+) -> tuple[list[JsonReader], JsonReader | None, JsonReader | None]:
     readers = json_readers(mapping)
     forced = forced_csv = None
     if format != "auto":
@@ -207,28 +205,51 @@ def read_logs(
             raise InputError(
                 f"unknown input format {format!r}; known: auto, {', '.join(reader_names(mapping))}, generic_csv"
             )
+    return readers, forced, forced_csv
+
+
+# receives each normalized chunk: (calls, skipped, rejects)
+ChunkSink = Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame], None]
+
+
+@dataclass
+class StreamCounts:
+    """What a streamed ingest saw besides the rows it handed to its sink."""
+
+    rows_read: int = 0
+    files: dict[str, str] = field(default_factory=dict)  # file -> format
+    unknown_files: dict[str, int] = field(default_factory=dict)  # file -> rows, format not recognized
+
+
+def stream_logs(
+    paths: list[str | Path] | str | Path,
+    sink: ChunkSink,
+    *,
+    format: str = "auto",
+    mapping: Mapping | str | Path | None = None,
+) -> StreamCounts:
+    """Read every log file under `paths`, handing normalized chunks of at most about CHUNK_LINES rows to
+    `sink` as they are parsed: memory stays bounded by the chunk, not the logs (copies of a call across
+    chunks are not collapsed here; see `read_logs`)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    readers, forced, forced_csv = _resolve_format(format, mapping)
     con = connect()
-    calls: list[pl.DataFrame] = []
-    skipped: list[pl.DataFrame] = []
-    rejects: list[pl.DataFrame] = []
-    formats: dict[str, str] = {}
-    rows_read = 0
-    unknown: dict[str, int] = {}
+    counts = StreamCounts()
     pending: dict[str, tuple[JsonReader, list[pl.DataFrame]]] = {}
 
     def add(raw: pl.DataFrame, line_rejects: pl.DataFrame | None) -> None:
-        nonlocal rows_read
-        rows_read += raw.height
+        counts.rows_read += raw.height
         if line_rejects is not None:
-            rows_read += line_rejects.height
-            rejects.append(line_rejects.cast(REJECT_SCHEMA))
+            counts.rows_read += line_rejects.height
         raw = raw.with_columns(
             *[pl.lit(None, dtype=pl.String).alias(f) for f in RAW_FIELDS if f not in raw.columns]
         ).cast(dict.fromkeys(RAW_FIELDS, pl.String))
         chunk_calls, chunk_skipped, chunk_rejects = normalize(raw)
-        calls.append(chunk_calls)
-        skipped.append(chunk_skipped)
-        rejects.append(chunk_rejects.cast(REJECT_SCHEMA))
+        if line_rejects is not None and line_rejects.height:
+            chunk_rejects = pl.concat([line_rejects.cast(REJECT_SCHEMA), chunk_rejects.cast(REJECT_SCHEMA)])
+        sink(chunk_calls, chunk_skipped, chunk_rejects.cast(REJECT_SCHEMA))
 
     def flush(name: str) -> None:
         reader, frames = pending.pop(name)
@@ -243,13 +264,13 @@ def read_logs(
         else:
             found, payload = _read_json_file(source, readers, forced or forced_csv)
         if found is None:
-            unknown[str(path)] = payload
+            counts.unknown_files[str(path)] = payload
             continue
         if isinstance(found, str):  # generic CSV: already a raw frame
-            formats[str(path)] = found
+            counts.files[str(path)] = found
             add(payload, None)
             continue
-        formats[str(path)] = found.name
+        counts.files[str(path)] = found.name
         # many small files of one format share one query and one normalize pass; big files stream alone
         for batch in payload:
             if batch.height >= CHUNK_LINES:
@@ -261,21 +282,47 @@ def read_logs(
                 flush(found.name)
     for name in list(pending):
         flush(name)
-    if not formats:
+    con.close()
+    if not counts.files:
+        unknown = counts.unknown_files
         raise InputError(
             f"{next(iter(unknown)) if len(unknown) == 1 else f'{len(unknown)} files'}: unknown log format "
             f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
         )
-    con.close()
+    return counts
+
+
+def read_logs(
+    paths: list[str | Path] | str | Path,
+    *,
+    format: str = "auto",
+    mapping: Mapping | str | Path | None = None,
+) -> IngestResult:
+    """Read every log file under `paths` into a calls frame (CALL_SCHEMA) with rejects and counts.
+
+    `format` forces one reader by name (see `reader_names()`); `mapping` is a Mapping or a YAML mapping file
+    for generic JSONL/CSV with your own field names. Everything is held in memory: for logs larger than
+    memory, `llmaudit.analyze` streams them into a DuckDB workspace instead.
+    """
+    calls: list[pl.DataFrame] = []
+    skipped: list[pl.DataFrame] = []
+    rejects: list[pl.DataFrame] = []
+
+    def keep(chunk_calls: pl.DataFrame, chunk_skipped: pl.DataFrame, chunk_rejects: pl.DataFrame) -> None:
+        calls.append(chunk_calls)
+        skipped.append(chunk_skipped)
+        rejects.append(chunk_rejects)
+
+    counts = stream_logs(paths, keep, format=format, mapping=mapping)
     all_calls, collapsed = collapse(pl.concat(calls, how="vertical_relaxed"))
     return IngestResult(
         calls=all_calls,
         rejects=pl.concat(rejects).sort(["file", "line"]),
         skipped=pl.concat(skipped),
-        rows_read=rows_read,
+        rows_read=counts.rows_read,
         collapsed=collapsed,
-        files=formats,
-        unknown_files=unknown,
+        files=counts.files,
+        unknown_files=counts.unknown_files,
     )
 
 

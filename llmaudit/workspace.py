@@ -1,0 +1,123 @@
+"""A scratch DuckDB database on disk that holds one analysis' calls, so logs larger than memory can be
+priced and summarized by SQL that spills to disk instead of by frames that must fit in RAM.
+
+Chunks stream in from the readers (`stream_logs`), copies of a call are collapsed and the period is cut
+in SQL, and every later stage reads the `calls` table (or a view over it) without copying it out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from llmaudit.db import connect
+from llmaudit.schema import CALL_SCHEMA, conform
+
+# DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
+DEFAULT_MEMORY_LIMIT = "512MB"
+# DuckDB scans one registered Arrow batch per thread: smaller batches let it use every core
+ARROW_BATCH_ROWS = 50_000
+REJECT_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
+
+
+def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:
+    try:
+        con.close()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def arrow_batches(frame: pl.DataFrame) -> pa.Table:
+    """`frame` as an Arrow table split into ARROW_BATCH_ROWS batches, so DuckDB reads it in parallel."""
+    table = frame.to_arrow()
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), schema=table.schema)
+
+
+class Workspace:
+    """Tables `calls` (CALL_SCHEMA + `_seq`, the read order), `rejects` and `skipped` in a temporary
+    DuckDB file, removed when the workspace is closed or garbage-collected."""
+
+    def __init__(self, memory_limit: str | None = None):
+        self.directory = tempfile.mkdtemp(prefix="llmaudit-")
+        self.con = connect(str(Path(self.directory) / "work.duckdb"))
+        limit = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        spill = str(Path(self.directory) / "spill").replace("'", "''")
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        self.con.execute(f"SET temp_directory = '{spill}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
+        self.con.register("_empty_calls", conform(pl.DataFrame(), CALL_SCHEMA))
+        self.con.execute("CREATE TABLE calls AS SELECT *, 0::BIGINT AS _seq FROM _empty_calls LIMIT 0")
+        self.con.unregister("_empty_calls")
+        for table in ("rejects", "skipped"):
+            self.con.execute(
+                f"CREATE TABLE {table} (file VARCHAR, line BIGINT, reason VARCHAR, format VARCHAR)"
+            )
+        self.rows = 0
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def add(self, calls: pl.DataFrame, skipped: pl.DataFrame, rejects: pl.DataFrame) -> None:
+        """Append one chunk (a `stream_logs` sink)."""
+        if calls.height:
+            frame = conform(calls, CALL_SCHEMA).select(*CALL_SCHEMA).with_row_index("_seq", offset=self.rows)
+            self._insert("calls", frame.with_columns(pl.col("_seq").cast(pl.Int64)))
+            self.rows += calls.height
+        for table, frame in (("skipped", skipped), ("rejects", rejects)):
+            if frame.height:
+                self._insert(table, frame.select(*REJECT_SCHEMA).cast(REJECT_SCHEMA))
+
+    def add_relation(self, select_sql: str) -> int:
+        """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet, the history store)."""
+        before = self.rows
+        self.con.execute(
+            f"INSERT INTO calls BY NAME SELECT *, {before} + row_number() OVER () - 1 AS _seq FROM ({select_sql})"
+        )
+        self.rows = self.count("calls")
+        return self.rows - before
+
+    def use_relation(self, select_sql: str) -> None:
+        """Make `calls` a view over a SELECT giving CALL_SCHEMA columns (an attached history store), so it
+        is scanned in place instead of copied; `_seq` is 0 there (order by the call's own columns)."""
+        self.con.execute("DROP TABLE calls")
+        self.con.execute(f"CREATE VIEW calls AS SELECT *, 0::BIGINT AS _seq FROM ({select_sql})")
+        self.rows = self.count("calls")
+
+    def _insert(self, table: str, frame: pl.DataFrame) -> None:
+        self.con.register("_chunk", arrow_batches(frame))
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _chunk")
+        finally:
+            self.con.unregister("_chunk")
+
+    def count(self, relation: str, where: str = "TRUE") -> int:
+        return self.con.execute(f"SELECT count(*) FROM {relation} WHERE {where}").fetchone()[0]
+
+    def collapse(self) -> int:
+        """One row per record_id, as `ingest.normalize.collapse` does in memory: streaming snapshots and
+        re-exported copies keep their largest-usage copy (then the latest line). Returns rows removed."""
+        distinct = self.con.execute("SELECT count(DISTINCT record_id) FROM calls").fetchone()[0]
+        if distinct == self.rows:
+            return 0
+        self.con.execute("""
+            CREATE TABLE collapsed AS SELECT * FROM calls
+            QUALIFY row_number() OVER (
+                PARTITION BY record_id
+                ORDER BY coalesce(input_total_tokens, 0) + coalesce(output_tokens, 0) DESC,
+                         source_line DESC, _seq) = 1""")
+        self.con.execute("DROP TABLE calls")
+        self.con.execute("ALTER TABLE collapsed RENAME TO calls")
+        removed = self.rows - distinct
+        self.rows = distinct
+        return removed
+
+    def frame(self, sql: str) -> pl.DataFrame:
+        return pl.from_arrow(self.con.sql(sql).to_arrow_table())  # type: ignore[return-value]
