@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from llmaudit.arrow import arrow_batches
 from llmaudit.db import connect
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
@@ -124,7 +125,7 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
 
 def _run_reader(con, reader: JsonReader, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(raw frame with record_id and source_file, rejects) for tagged lines of one or many files."""
-    con.register("lines_in", lines)
+    con.register("lines_in", arrow_batches(lines))  # batches: DuckDB parses them on every core
     frame = con.sql(reader_sql(reader, "lines_in")).pl()
     con.unregister("lines_in")
     rejects = frame.filter(pl.col("reason").is_not_null()).select(
