@@ -18,7 +18,7 @@ from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.ingest import Mapping, stream_logs
 from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
-from llmaudit.pricing import priced_sql
+from llmaudit.pricing import priced_sql, rates_sql, usage_sql
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 from llmaudit.summarize import Intake, period_condition
 from llmaudit.workspace import REJECT_SCHEMA, Workspace
@@ -111,6 +111,8 @@ def _finish(
     con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
     intake.outside_period = workspace.rows - workspace.count("period_calls")
     con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog)}")
+    con.execute(f"CREATE VIEW usage AS {usage_sql(con, 'period_calls', catalog)}")
+    con.execute(f"CREATE VIEW rates AS {rates_sql()}")
     intake.rejected = workspace.count("rejects")
     intake.skipped = workspace.count("skipped")
     intake.rejects_sample = [
@@ -122,7 +124,7 @@ def _finish(
     intake.skipped_reasons = dict(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
-    data = summarize.summarize(con, "priced", intake, catalog, keys)
+    data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 

@@ -12,7 +12,7 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.match import BEDROCK_VENDOR, normalize_model_id
-from llmaudit.db import connect
+from llmaudit.db import connect, quote_literal
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
 # service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
@@ -143,7 +143,19 @@ WITH base AS (
     ), CASE WHEN r.region_multiplier IS NOT NULL THEN r.region END AS price_region
   FROM joined j
   LEFT JOIN regions r ON r.price_key = j._price_key AND r.eff_from = j.eff_from AND r.region = j._region
-), costed AS (
+), flagged AS (
+  SELECT *,
+    (_has_usage AND eff_from IS NOT NULL) AS _priced,
+    CASE WHEN service_tier = 'gateway_cache' THEN 'served from the gateway cache: not billed by the provider'
+         WHEN NOT _has_usage AND status <> 'ok' THEN status || ' without usage: not billed' END AS _not_billed_why
+  FROM regional
+), usage AS (
+  SELECT *, _not_billed_why IS NOT NULL AS _not_billed FROM flagged
+)
+"""
+
+# per-call costs: exact Decimal arithmetic on every row (for the priced calls themselves)
+_COST_SQL = """, costed AS (
   SELECT *,
     coalesce(greatest(_text_in, 0) * rate_input, 0) AS cost_input,
     coalesce(coalesce(cache_read_tokens, 0) * rate_cache_read, 0) AS cost_cache_read,
@@ -175,7 +187,7 @@ WITH base AS (
            THEN 'aggregate: tier from the average call size' END,
       CASE WHEN row_kind = 'aggregate' AND request_count IS NULL
            THEN 'aggregate without a request count: base tier' END) END AS _missing
-  FROM regional
+  FROM usage
 )
 SELECT {call_columns},
   coalesce(_catalog_model, model) AS model, coalesce(provider, _catalog_provider) AS provider,
@@ -186,35 +198,82 @@ SELECT {call_columns},
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_cache_write END AS cost_cache_write,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_output END AS cost_output,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN cost_other END AS cost_other,
-  CASE WHEN _priced THEN _cache_saving END AS cache_read_saving_usd,
-  CASE WHEN _priced THEN _cache_premium END AS cache_write_premium_usd,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN _cache_saving END AS cache_read_saving_usd,
+  CASE WHEN _not_billed THEN 0::DECIMAL(38,15) WHEN _priced THEN _cache_premium END AS cache_write_premium_usd,
   CASE WHEN _not_billed THEN 0::DECIMAL(38,15)
        WHEN _priced THEN cost_input + cost_cache_read + cost_cache_write + cost_output + cost_other END AS cost_usd,
   _priced OR _not_billed AS priced,
-  CASE WHEN _priced OR _not_billed THEN NULL
+  {unpriced_reason} AS unpriced_reason,
+  CASE WHEN _not_billed THEN _not_billed_why
+       ELSE nullif(concat_ws('; ', price_note, nullif(_missing, '')), '') END AS price_note
+FROM costed
+"""
+
+_UNPRICED_REASON = """CASE WHEN _priced OR _not_billed THEN NULL
        WHEN _cost_line AND NOT _has_usage THEN 'cost line (no usage)'
        WHEN _price_key IS NULL AND model_raw IS NULL THEN 'no model'
        WHEN _price_key IS NULL THEN 'unknown model'
        WHEN NOT _has_usage THEN 'missing usage'
-       ELSE 'before first price' END AS unpriced_reason,
-  CASE WHEN _not_billed THEN _not_billed_why
-       ELSE nullif(concat_ws('; ', price_note, nullif(_missing, '')), '') END AS price_note
-FROM (
-  SELECT *,
-    (_has_usage AND eff_from IS NOT NULL) AS _priced,
-    _not_billed_why IS NOT NULL AS _not_billed
-  FROM (
-    SELECT *,
-      CASE WHEN service_tier = 'gateway_cache' THEN 'served from the gateway cache: not billed by the provider'
-           WHEN NOT _has_usage AND status <> 'ok' THEN status || ' without usage: not billed' END AS _not_billed_why
-    FROM costed
-  )
-)
+       ELSE 'before first price' END"""
+
+# billable quantities per call, as integers: every cost is linear in them, so a summary can sum the
+# quantities per price (`_pid`, `price_region`) and multiply once per group instead of once per call
+BILLED_QUANTITIES = {
+    "input": "greatest(_text_in, 0)",
+    "cache_read": "coalesce(cache_read_tokens, 0)",
+    "cache_write_5m": "coalesce(cache_write_5m_tokens, 0)",
+    "cache_write_1h": "coalesce(cache_write_1h_tokens, 0)",
+    "output": "greatest(_text_out, 0)",
+    "input_audio": "coalesce(input_audio_tokens, 0)",
+    "input_image": "coalesce(input_image_tokens, 0)",
+    "output_audio": "coalesce(output_audio_tokens, 0)",
+    "web_search": "coalesce(web_search_requests, 0)",
+    "request": "coalesce(request_count, 1)",
+    "cache_storage": "coalesce(cache_storage_token_hours, 0)",
+}
+_USAGE_SQL = """
+SELECT {call_columns},
+  coalesce(_catalog_model, model) AS model, coalesce(provider, _catalog_provider) AS provider,
+  price_tier, _mode AS price_mode, price_region,
+  _priced OR _not_billed AS priced,
+  {unpriced_reason} AS unpriced_reason,
+  CASE WHEN _priced AND NOT _not_billed THEN _pid END AS _pid,
+  {quantities}
+FROM usage
 """
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _register_catalog(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> None:
+    """Register the small dimension tables pricing joins: `resolution` (per distinct provider and model
+    id), `prices` (one row per version x mode x tier x window, numbered `_pid`) and `regions`."""
+    pairs = con.sql(f"SELECT DISTINCT provider, model_raw FROM {source}").pl()
+    resolution = _resolution(pairs, catalog)
+    keys = resolution["_price_key"].drop_nulls().unique().to_list()
+    con.register("resolution", resolution)
+    con.register("prices", catalog.table_for(keys).with_row_index("_pid"))
+    con.register("regions", catalog.regions_for(keys))
+
+
+def _build(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, tail: str, extra: str = "") -> str:
+    columns = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]
+    _register_catalog(con, source, catalog)
+    has_usage = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
+    passthrough = ", ".join(_quote(c) for c in columns if c not in ("model", "provider"))
+    return (
+        (_PRICE_SQL + tail)
+        .replace("{catalog_id}", quote_literal(catalog.catalog_id))
+        .replace("{scaled_rates}", _SCALED_RATES)
+        .replace("{mode}", _MODE_SQL)
+        .replace("{has_usage}", has_usage)
+        .replace("{unpriced_reason}", _UNPRICED_REASON)
+        .replace("{quantities}", extra)
+        .replace("{call_columns}", passthrough)
+        .replace("{source}", source)
+    ), columns
 
 
 def priced_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> str:
@@ -223,27 +282,40 @@ def priced_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) ->
 
     Registers the small dimension tables it joins (`resolution`, `prices`, `regions`) in `con`; the calls
     are never copied out of DuckDB, so this prices a history store or a workspace of any size."""
-    columns = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]
-    pairs = con.sql(f"SELECT DISTINCT provider, model_raw FROM {source}").pl()
-    resolution = _resolution(pairs, catalog)
-    keys = resolution["_price_key"].drop_nulls().unique().to_list()
-    con.register("resolution", resolution)
-    con.register("prices", catalog.table_for(keys))
-    con.register("regions", catalog.regions_for(keys))
-    literal = "'" + catalog.catalog_id.replace("'", "''") + "'"
-    passthrough = ", ".join(_quote(c) for c in columns if c not in ("model", "provider"))
-    has_usage = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
-    inner = (
-        _PRICE_SQL.replace("{catalog_id}", literal)
-        .replace("{scaled_rates}", _SCALED_RATES)
-        .replace("{mode}", _MODE_SQL)
-        .replace("{has_usage}", has_usage)
-        .replace("{call_columns}", passthrough)
-        .replace("{source}", source)
-    )
+    inner, columns = _build(con, source, catalog, _COST_SQL)
     extras = [c for c in columns if c not in CALL_SCHEMA and c not in PRICE_SCHEMA]
     wanted = [*CALL_SCHEMA, *PRICE_SCHEMA, *extras]
     return f"SELECT {', '.join(_quote(c) for c in wanted)} FROM ({inner})"
+
+
+def usage_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> str:
+    """What summaries need from pricing, without per-call Decimal arithmetic: the calls of `source` with
+    model, provider, price_tier, price_mode, price_region, priced and unpriced_reason as `priced_sql` gives
+    them, the price that applies (`_pid`, null when the call costs nothing or is unpriced) and its billed
+    quantities `_q_<unit>`. Cost = sum of quantity x rate (see `rates_sql`), exactly as per call."""
+    quantities = ",\n  ".join(f"{sql} AS _q_{unit}" for unit, sql in BILLED_QUANTITIES.items())
+    inner, _ = _build(con, source, catalog, _USAGE_SQL, quantities)
+    return inner
+
+
+RATE_UNITS = (*TOKEN_RATE_UNITS, "web_search", "request", "cache_storage")
+
+
+def rates_sql() -> str:
+    """Per (`_pid`, `price_region`) the rates of each billed quantity, regional uplifts applied to token
+    rates (not to per-request fees), as the per-call pricing applies them. Needs `_register_catalog`."""
+    scaled = ", ".join(
+        f"(p.rate_{u} * {'coalesce(r.region_multiplier, 1)' if u in TOKEN_RATE_UNITS else '1'})"
+        f"::DECIMAL(38,15) AS rate_{u}"
+        for u in RATE_UNITS
+    )
+    plain = ", ".join(f"p.rate_{u}::DECIMAL(38,15) AS rate_{u}" for u in RATE_UNITS)
+    return (
+        f"SELECT p._pid, r.region AS price_region, {scaled} FROM prices p "
+        "JOIN regions r ON r.price_key = p.price_key AND r.eff_from = p.eff_from "
+        "WHERE r.region_multiplier IS NOT NULL "
+        f"UNION ALL SELECT p._pid, NULL AS price_region, {plain} FROM prices p"
+    )
 
 
 def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:

@@ -16,6 +16,7 @@ import duckdb
 
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
+from llmaudit.pricing import BILLED_QUANTITIES
 
 # --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone)
 GROUP_KEYS: dict[str, str] = {
@@ -78,41 +79,51 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-# aggregates computed for every grouping set
-_AGGREGATES = """
+# level 1: integer sums per grouping set x price, one pass over the calls (no per-call Decimal arithmetic)
+_SUMS = """
   count(*) AS rows,
   count(*) FILTER (priced) AS priced_rows,
   coalesce(sum(request_count), 0) AS calls,
   coalesce(sum(request_count) FILTER (priced), 0) AS priced_calls,
   coalesce(sum(input_total_tokens), 0) AS input_tokens,
   coalesce(sum(output_tokens), 0) AS output_tokens,
-  coalesce(sum(cost_usd), 0) AS cost_usd
-"""
-# aggregates only the grand total needs (FILTER keeps them cheap for the other sets)
-_TOTALS = """
+  {quantities},
   count(*) FILTER (cost_reported IS NOT NULL) AS reported_rows,
   sum(cost_reported) AS cost_reported,
   count(*) FILTER (cost_reported IS NOT NULL AND priced) AS compared_rows,
-  coalesce(sum(cost_reported) FILTER (priced), 0) AS cost_reported_compared,
-  coalesce(sum(cost_usd) FILTER (cost_reported IS NOT NULL), 0) AS repriced_where_reported,
-  coalesce(sum(cost_input), 0) AS cost_input,
-  coalesce(sum(cost_cache_read), 0) AS cost_cache_read,
-  coalesce(sum(cost_cache_write), 0) AS cost_cache_write,
-  coalesce(sum(cost_output), 0) AS cost_output,
-  coalesce(sum(cost_other), 0) AS cost_other,
+  sum(cost_reported) FILTER (priced) AS cost_reported_compared,
   coalesce(sum(cache_read_tokens) FILTER (priced), 0) AS cache_read_tokens,
   coalesce(sum(cache_write_5m_tokens) FILTER (priced), 0) AS cache_write_5m_tokens,
   coalesce(sum(cache_write_1h_tokens) FILTER (priced), 0) AS cache_write_1h_tokens,
-  coalesce(sum(cache_read_saving_usd) FILTER (priced), 0) AS read_saving,
-  coalesce(sum(cache_write_premium_usd) FILTER (priced), 0) AS write_premium,
   count(*) FILTER (priced AND coalesce(cache_read_tokens, 0) > 0) AS calls_with_cache_reads,
   count(*) FILTER (priced AND coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)
     AS calls_with_cache_writes,
-  min(ts)::TIMESTAMP AS first_ts,  -- naive UTC (the session zone): no pytz needed to fetch it
-  max(ts)::TIMESTAMP AS last_ts,
+  min(ts) AS first_ts,
+  max(ts) AS last_ts,
   count(*) FILTER (ts IS NULL) AS without_ts,
   count(*) FILTER (tz_assumed) AS tz_assumed
 """
+# level 2: each price's quantity sums x its rates (exact Decimal), then the sets' totals
+_COSTS = {
+    "cost_input": "coalesce(_q_input * rate_input, 0)",
+    "cost_cache_read": "coalesce(_q_cache_read * rate_cache_read, 0)",
+    "cost_cache_write": "coalesce(_q_cache_write_5m * rate_cache_write_5m, 0)"
+    " + coalesce(_q_cache_write_1h * rate_cache_write_1h, 0)",
+    "cost_output": "coalesce(_q_output * rate_output, 0)",
+    "cost_other": " + ".join(
+        f"coalesce(_q_{u} * rate_{u}, 0)"
+        for u in ("input_audio", "input_image", "output_audio", "web_search", "request", "cache_storage")
+    ),
+    "read_saving": "coalesce(_q_cache_read * (rate_input - rate_cache_read), 0)",
+    "write_premium": "coalesce(_q_cache_write_5m * (rate_cache_write_5m - rate_input), 0)"
+    " + coalesce(_q_cache_write_1h * (rate_cache_write_1h - rate_input), 0)",
+}
+_COST_PARTS = ("cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_other")
+_SUMMED = (
+    "rows", "priced_rows", "calls", "priced_calls", "input_tokens", "output_tokens", "reported_rows",
+    "cost_reported", "compared_rows", "cost_reported_compared", "cache_read_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "calls_with_cache_reads", "calls_with_cache_writes", "without_ts", "tz_assumed",
+)  # fmt: skip
 
 
 def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
@@ -167,7 +178,7 @@ def _group_rows(rows: list[dict[str, Any]], keys: list[str], names: list[str]) -
 
 def _exposure(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """Priced calls and cost per price tier or mode."""
-    kept = [r for r in rows if r[key] is not None and r["priced_calls"]]
+    kept = [r for r in rows if r[key] is not None and r["priced_rows"]]
     return [
         {"name": r[key], "calls": _int(r["priced_calls"]), "cost_usd": _dec(r["cost_usd"])}
         for r in sorted(kept, key=lambda r: r[key])
@@ -175,18 +186,40 @@ def _exposure(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 
 
 def summarize(
-    con: duckdb.DuckDBPyConnection, priced: str, intake: Intake, catalog, by: list[str]
+    con: duckdb.DuckDBPyConnection, usage: str, rates: str, intake: Intake, catalog, by: list[str]
 ) -> dict[str, Any]:
-    """The `data` of an analyze report from relation `priced` (CALL_SCHEMA + PRICE_SCHEMA columns)."""
+    """The `data` of an analyze report from relation `usage` (see `pricing.usage_sql`: calls with their
+    price and billed quantities) and `rates` (`pricing.rates_sql`).
+
+    Costs are summed as quantity sums x rates per price: the same exact Decimal totals as summing every
+    call's cost (multiplication distributes over the sum), at the price of integer sums."""
     columns, sets = _grouping_sets(by)
     names = list(columns)
-    grouping = ", ".join("(" + ", ".join(keys) + ")" for keys in sets.values())
+    price = ("_pid", "price_region")
+    grouping = ", ".join(
+        "(" + ", ".join([*keys, *price, *(["_has_reported"] if name == "totals" else [])]) + ")"
+        for name, keys in sets.items()
+    )
+    quantities = ",\n  ".join(f"sum({q})::BIGINT AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
+    keyed = ", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)
     query = f"""
-        SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {_AGGREGATES},
-          {_TOTALS}
-        FROM (SELECT *, {", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)}
-              FROM {priced})
-        GROUP BY GROUPING SETS ({grouping})"""
+        WITH level1 AS (
+          SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
+            {_SUMS.replace("{quantities}", quantities)}
+          FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
+          GROUP BY GROUPING SETS ({grouping})
+        ), costed AS (
+          SELECT l.*, {", ".join(f"{sql} AS {name}" for name, sql in _COSTS.items())}
+          FROM level1 l LEFT JOIN {rates} r
+            ON r._pid = l._pid AND r.price_region IS NOT DISTINCT FROM l.price_region
+        )
+        SELECT _set, {", ".join(names)},
+          {", ".join(f"sum({m}) AS {m}" for m in (*_SUMMED, *_COSTS))},
+          sum({" + ".join(_COST_PARTS)}) AS cost_usd,
+          coalesce(sum({" + ".join(_COST_PARTS)}) FILTER (_has_reported), 0) AS repriced_where_reported,
+          min(first_ts)::TIMESTAMP AS first_ts,  -- naive UTC (the session zone): no pytz needed to fetch it
+          max(last_ts)::TIMESTAMP AS last_ts
+        FROM costed GROUP BY _set, {", ".join(names)}"""
     cursor = con.execute(query)
     fields = [d[0] for d in cursor.description]
     result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
