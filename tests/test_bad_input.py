@@ -82,3 +82,38 @@ def test_reading_the_same_calls_twice_collapses_by_source_key(tmp_path):
 def test_unknown_forced_format_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="unknown input format"):
         read_logs(write(tmp_path / "a.jsonl", GOOD % 1 + "\n"), format="nope")
+
+
+@pytest.mark.parametrize("block_bytes, chunk_lines", [(64, 2), (200, 3), (1 << 20, 50_000)])
+@pytest.mark.parametrize("compress", [False, True])
+def test_streamed_blocks_keep_line_numbers_and_the_torn_last_line(
+    tmp_path, monkeypatch, block_bytes, chunk_lines, compress
+):
+    """Files are read in blocks cut at line breaks (bounded memory): numbering, blank lines, CRLF and the
+    torn last line must not depend on where the blocks and batches fall, nor on compression."""
+    import gzip
+
+    import llmaudit.ingest as ingest
+    import llmaudit.ingest.files as files
+
+    monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(ingest, "CHUNK_LINES", chunk_lines)
+    lines = [GOOD % n if n % 4 else "" for n in range(1, 30)] + ["{not json", GOOD % 99, '{"id": "c10']
+    text = "\r\n".join(lines)  # CRLF line breaks, no break after the torn last line
+    path = tmp_path / ("log.jsonl.gz" if compress else "log.jsonl")
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    result = read_logs(path)
+    expected_calls = [n for n in range(1, 30) if n % 4] + [31]
+    assert result.calls["source_line"].sort().to_list() == expected_calls
+    assert result.rejects.select("line", "reason").rows() == [
+        (30, "malformed JSON"),
+        (32, "truncated last line (file does not end with a newline)"),
+    ]
+    assert result.rows_read == len(expected_calls) + 2 and result.reconciles
+
+
+def test_corrupt_gzip_is_an_input_error_naming_the_file(tmp_path):
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
+    with pytest.raises(InputError, match="log.jsonl.gz: cannot decompress"):
+        read_logs(path)

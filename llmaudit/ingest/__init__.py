@@ -25,7 +25,6 @@ from llmaudit.ingest.files import (
     json_document_lines,
     logical_suffix,
     open_source,
-    split_lines,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
 from llmaudit.ingest.normalize import collapse, normalize
@@ -82,45 +81,30 @@ def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) 
     )
 
 
-CHUNK_LINES = 200_000  # lines parsed and normalized at a time: bounds the wide intermediate frames
+CHUNK_LINES = 50_000  # lines parsed and normalized at a time: bounds the wide intermediate frames (peak RSS)
 
 
-def _tagged(batches: Iterable[pl.DataFrame], file: str, torn_possible: bool) -> Iterator[pl.DataFrame]:
-    """Batches of (line, text) with `source_file` and `torn` columns; one batch of lookahead finds the last
-    line of the file, which is torn when the file does not end with a newline (and it does not parse)."""
-    iterator = iter(batches)
-    current = next(iterator, None)
-    while current is not None:
-        following = next(iterator, None)
-        last = following is None and torn_possible and current.height > 0
-        yield current.with_columns(
-            pl.lit(file).alias("source_file"),
-            (pl.lit(last) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"),
-        )
-        current = following
+def _tagged(batches: Iterable[pl.DataFrame], file: str) -> Iterator[pl.DataFrame]:
+    """Batches of (line, text) with `source_file`, and `torn` (false unless the batch says otherwise)."""
+    for batch in batches:
+        torn = pl.col("torn") if "torn" in batch.columns else pl.lit(False).alias("torn")
+        yield batch.select("line", "text", pl.lit(file).alias("source_file"), torn)
 
 
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
     """(reader, tagged line batches) for one JSON/JSONL file, or (None, rows) when its format is unknown.
 
-    Uncompressed JSONL is streamed from disk in CHUNK_LINES batches, so the text of a large file is never
-    all in memory at once; compressed files and whole JSON documents are read at once."""
+    JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
+    in memory at once; whole JSON documents (small exports) are read at once."""
     path = source.path
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
     lines = json_document_lines(source.read_all()) if is_document else None
-    if lines is not None:
-        batches: Iterator[pl.DataFrame] = iter([lines])
-    elif isinstance(source.content, Path):
-        batches = iter_lines(source.content, CHUNK_LINES)
-    else:
-        whole = split_lines(source.content)
-        batches = (whole.slice(start, CHUNK_LINES) for start in range(0, max(whole.height, 1), CHUNK_LINES))
+    batches: Iterator[pl.DataFrame] = iter([lines]) if lines is not None else iter_lines(source, CHUNK_LINES)
     first = next(batches, pl.DataFrame(schema={"line": pl.Int64, "text": pl.String}))
     reader = forced or sniff(first, readers)
     if reader is None:
         return None, first.height + sum(batch.height for batch in batches)
-    torn_possible = not (source.ends_with_newline or is_document)
-    return reader, _tagged(itertools.chain([first], batches), str(path), torn_possible)
+    return reader, _tagged(itertools.chain([first], batches), str(path))
 
 
 def _run_reader(con, reader: JsonReader, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -159,7 +143,7 @@ def _read_csv_file(
             pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
             pl.struct(cells).struct.json_encode().alias("text"),
         )
-        return reader, _tagged([lines], str(path), torn_possible=False)
+        return reader, _tagged([lines], str(path))
     raw = _generic_csv(frame, mapping)
     if raw is None:
         return None, rows

@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -51,47 +53,84 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return unique
 
 
+# bytes read (and decompressed) at a time: bounds memory on files of any size
+BLOCK_BYTES = 8 << 20
+
+
 @dataclass(frozen=True)
 class LogSource:
-    """A log file ready to read: uncompressed files stay on disk (polars reads them directly, no copy in
-    Python); compressed ones are decompressed into memory."""
+    """A log file ready to read. Files are streamed in blocks (decompressed on the fly for .gz/.zst), so
+    a JSONL log never has to fit in memory; `read_all` is for small whole-file formats (CSV, JSON)."""
 
     path: Path
-    content: Path | bytes
     head: bytes
-    ends_with_newline: bool
+
+    @property
+    def compression(self) -> str | None:
+        suffix = self.path.suffix.lower()
+        return suffix if suffix in COMPRESSED else None
+
+    def open(self) -> BinaryIO:
+        if self.compression == ".gz":
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        if self.compression == ".zst":
+            try:
+                import zstandard  # optional: only needed for .zst input
+            except ImportError:
+                raise InputError(
+                    f"{self.path}: reading .zst needs the zstandard package (pip install zstandard)"
+                ) from None
+            return zstandard.ZstdDecompressor().stream_reader(self.path.open("rb"), closefd=True)  # type: ignore[return-value]
+        return self.path.open("rb")
+
+    def blocks(self) -> Iterator[bytes]:
+        """The file's bytes in blocks of about BLOCK_BYTES that end at a line break (but the last)."""
+        with _readable(self.path), self.open() as handle:
+            rest = b""
+            while chunk := handle.read(BLOCK_BYTES):
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    yield data[:cut]
+                rest = data[cut:]
+            if rest:
+                yield rest
 
     def read_all(self) -> bytes:
-        return self.content if isinstance(self.content, bytes) else self.content.read_bytes()
+        return b"".join(self.blocks())
+
+
+class _readable:
+    """Read and decompression errors become one clear message naming the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if kind is not None and issubclass(kind, _read_errors()) and not issubclass(kind, InputError):
+            reason = getattr(exc, "strerror", None) or exc
+            verb = "cannot decompress" if self.path.suffix.lower() in COMPRESSED else "cannot read"
+            raise InputError(f"{self.path}: {verb}: {reason}") from None
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, zlib.error)
+    try:
+        import zstandard
+
+        return (*errors, zstandard.ZstdError)
+    except ImportError:
+        return errors
 
 
 def open_source(path: Path) -> LogSource:
-    suffix = path.suffix.lower()
-    try:
-        if suffix not in COMPRESSED:
-            with path.open("rb") as handle:
-                head = handle.read(4096)
-                size = path.stat().st_size
-                handle.seek(max(size - 1, 0))
-                last = handle.read(1)
-            return LogSource(path, path, head, last == b"\n")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        if suffix == ".gz":
-            data = gzip.decompress(data)
-        else:
-            import zstandard  # optional: only needed for .zst input
-
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except ImportError:
-        raise InputError(
-            f"{path}: reading .zst needs the zstandard package (pip install zstandard)"
-        ) from None
-    except (OSError, EOFError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decompress: {exc}") from None
-    return LogSource(path, data, data[:4096], data.endswith(b"\n"))
+    source = LogSource(path, b"")
+    with _readable(path), source.open() as handle:
+        head = handle.read(4096)
+    return LogSource(path, head)
 
 
 _LINE_OPTIONS = {
@@ -111,15 +150,35 @@ def _clean_lines(frame: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
 
 
-def iter_lines(path: Path, batch: int) -> Iterator[pl.DataFrame]:
-    """(line, text) frames of about `batch` physical lines, streamed from disk (bounded memory)."""
-    if path.stat().st_size == 0:
-        return
-    scan = pl.scan_csv(path, **_LINE_OPTIONS).with_row_index("line", offset=1)  # type: ignore[arg-type]
-    for frame in scan.collect_batches(chunk_size=batch):
-        cleaned = _clean_lines(frame)
-        if cleaned.height:
-            yield cleaned
+def iter_lines(source: LogSource, batch: int) -> Iterator[pl.DataFrame]:
+    """(line, text, torn) frames of about `batch` physical lines (blank ones dropped, numbers kept),
+    streamed block by block: memory is bounded by the batch, not the file. `torn` marks the last line of
+    a file that does not end with a line break (a write cut short, when it does not parse)."""
+    pending: list[pl.DataFrame] = []
+    ready: pl.DataFrame | None = None  # held back one round: only the file's last batch can be torn
+    offset = 0
+    ends_with_newline = True
+    for block in source.blocks():
+        frame = pl.read_csv(io.BytesIO(block), **_LINE_OPTIONS)  # type: ignore[arg-type]
+        pending.append(_clean_lines(frame.with_row_index("line", offset=offset + 1)))
+        offset += frame.height
+        ends_with_newline = block.endswith(b"\n")
+        if sum(f.height for f in pending) >= batch:
+            if ready is not None:
+                yield _torn(ready, False)
+            ready, pending = pl.concat(pending), []
+    last = pl.concat(pending) if pending else None
+    if ready is not None:
+        if last is None:
+            yield _torn(ready, not ends_with_newline)
+            return
+        yield _torn(ready, False)
+    if last is not None and last.height:
+        yield _torn(last, not ends_with_newline)
+
+
+def _torn(frame: pl.DataFrame, last_is_torn: bool) -> pl.DataFrame:
+    return frame.with_columns((pl.lit(last_is_torn) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"))
 
 
 def split_lines(content: Path | bytes) -> pl.DataFrame:
