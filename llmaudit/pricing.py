@@ -110,7 +110,8 @@ WITH base AS (
   SELECT c.*, res._price_key, res._catalog_model, res._catalog_provider,
     {mode} AS _mode,
     coalesce(res._id_region, lower(c.region)) AS _region,
-    coalesce(hour(c.ts) * 60 + minute(c.ts), 0) AS _minute,
+    -- minute of the UTC day by integer arithmetic (hour()/minute() on TIMESTAMPTZ go through ICU: 5x slower)
+    coalesce((epoch_us(c.ts) // 60000000 % 1440 + 1440) % 1440, 0) AS _minute,
     ({has_usage}) AS _has_usage,
     -- cliff tiers apply per call; an aggregate bucket can only use its average call size, and one
     -- without a request count (Anthropic usage report, FOCUS) is priced at the base tier

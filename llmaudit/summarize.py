@@ -18,14 +18,15 @@ from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
 from llmaudit.pricing import BILLED_QUANTITIES
 
-# --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone)
+# --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone). Time keys
+# group by a truncated timestamp and are formatted once per group, not once per call.
 GROUP_KEYS: dict[str, str] = {
     "model": "model",
     "provider": "provider",
-    "day": "strftime(ts, '%Y-%m-%d')",
-    "hour": "strftime(ts, '%Y-%m-%dT%H:00Z')",
-    "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
-    "month": "strftime(ts, '%Y-%m')",
+    "day": "epoch_us(ts) // 86400000000",  # days since 1970 (integer math, not ICU calendar calls)
+    "hour": "date_trunc('hour', ts)",
+    "week": "date_trunc('week', ts)",
+    "month": "date_trunc('month', ts)",
     "feature": "feature",
     "user": "user_id",
     "project": "project_id",
@@ -38,6 +39,13 @@ GROUP_KEYS: dict[str, str] = {
     "service_tier": "service_tier",
     "region": "region",
     "gateway": "gateway",
+}
+# how a time key is shown, once per group ({} is the key column)
+TIME_DISPLAY = {
+    "day": "strftime(make_timestamp({} * 86400000000), '%Y-%m-%d')",
+    "hour": "strftime({}, '%Y-%m-%dT%H:00Z')",
+    "week": "strftime({}, '%Y-%m-%d')",
+    "month": "strftime({}, '%Y-%m')",
 }
 ATTRIBUTION = {"feature": "feature", "user": "user_id", "project": "project_id", "key": "api_key_id"}
 
@@ -126,8 +134,9 @@ _SUMMED = (
 )  # fmt: skip
 
 
-def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
-    """(key column -> SQL, set name -> key columns) for every breakdown of an analyze report."""
+def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, str]]:
+    """(key column -> SQL, set name -> key columns, time key column -> display SQL) for every breakdown
+    of an analyze report."""
     columns = {
         "model": "model",
         "day": GROUP_KEYS["day"],
@@ -137,6 +146,9 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
         "unpriced_reason": "unpriced_reason",
         "model_raw": "model_raw",
         **{f"breakdown_{name}": GROUP_KEYS[name] for name in by},
+    }
+    formats = {"day": TIME_DISPLAY["day"]} | {
+        f"breakdown_{name}": TIME_DISPLAY[name] for name in by if name in TIME_DISPLAY
     }
     sets: dict[str, tuple[str, ...]] = {
         "totals": (),
@@ -150,7 +162,7 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
     }
     if by:
         sets["breakdown"] = tuple(f"breakdown_{name}" for name in by)
-    return columns, sets
+    return columns, sets, formats
 
 
 def _group_rows(rows: list[dict[str, Any]], keys: list[str], names: list[str]) -> list[dict[str, Any]]:
@@ -193,7 +205,7 @@ def summarize(
 
     Costs are summed as quantity sums x rates per price: the same exact Decimal totals as summing every
     call's cost (multiplication distributes over the sum), at the price of integer sums."""
-    columns, sets = _grouping_sets(by)
+    columns, sets, formats = _grouping_sets(by)
     names = list(columns)
     price = ("_pid", "price_region")
     grouping = ", ".join(
@@ -202,18 +214,28 @@ def summarize(
     )
     quantities = ",\n  ".join(f"sum({q})::BIGINT AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
     keyed = ", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)
+    fine_measures = [*_SUMMED, *(f"_q_{u}" for u in BILLED_QUANTITIES)]
+    shown = ", ".join(f"{formats[n].format(n)} AS {n}" if n in formats else n for n in names)
+    # fine: one hash aggregation over the calls by every key at once (calls -> distinct key combinations);
+    # level1: the report's grouping sets over those few rows; costed: quantity sums x rates per price
     query = f"""
-        WITH level1 AS (
-          SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
+        WITH fine AS (
+          SELECT {", ".join(names)}, {", ".join(price)}, _has_reported,
             {_SUMS.replace("{quantities}", quantities)}
           FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
+          GROUP BY ALL
+        ), level1 AS (
+          SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
+            {", ".join(f"sum({m}) AS {m}" for m in fine_measures)},
+            min(first_ts) AS first_ts, max(last_ts) AS last_ts
+          FROM fine
           GROUP BY GROUPING SETS ({grouping})
         ), costed AS (
           SELECT l.*, {", ".join(f"{sql} AS {name}" for name, sql in _COSTS.items())}
           FROM level1 l LEFT JOIN {rates} r
             ON r._pid = l._pid AND r.price_region IS NOT DISTINCT FROM l.price_region
         )
-        SELECT _set, {", ".join(names)},
+        SELECT _set, {shown},
           {", ".join(f"sum({m}) AS {m}" for m in (*_SUMMED, *_COSTS))},
           sum({" + ".join(_COST_PARTS)}) AS cost_usd,
           coalesce(sum({" + ".join(_COST_PARTS)}) FILTER (_has_reported), 0) AS repriced_where_reported,
