@@ -48,6 +48,9 @@ def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: st
     exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        # each open partition buffers this many rows per thread: the default (524,288 wide rows) alone
+        # overruns a workspace's memory limit
+        con.execute("SET partitioned_write_flush_threshold = 20000")
         con.execute(
             f"COPY (SELECT *{exclude}, coalesce(strftime(ts, '%Y-%m'), 'unknown') AS month FROM {relation}) "
             f"TO {quote_literal(str(directory))} "

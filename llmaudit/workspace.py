@@ -1,7 +1,7 @@
 """A scratch folder and DuckDB database that hold one analysis' calls, so logs larger than memory can be
 priced and summarized by SQL that spills to disk instead of by frames that must fit in RAM.
 
-Chunks stream in from the readers (`stream_logs`) and are imported as Parquet files (LZ4; writing them
+Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (LZ4; writing them
 is about 6x faster than inserting into a DuckDB table, and DuckDB scans them in parallel); `calls` is a
 view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every later stage
 reads `calls` (or a view over it) without copying it out.
@@ -50,9 +50,10 @@ class Workspace:
         self.spool = Path(self.directory) / "calls"
         self.spool.mkdir()
         self.con.register("_empty_calls", conform(pl.DataFrame(), CALL_SCHEMA))
-        self.con.execute("CREATE TABLE imported AS SELECT *, 0::BIGINT AS _seq FROM _empty_calls LIMIT 0")
+        # until the first chunk is spooled, `calls` is an empty table of the right shape
+        self.con.execute("CREATE TABLE no_calls AS SELECT *, 0::BIGINT AS _seq FROM _empty_calls LIMIT 0")
         self.con.unregister("_empty_calls")
-        self.con.execute("CREATE VIEW calls AS SELECT * FROM imported")
+        self.con.execute("CREATE VIEW calls AS SELECT * FROM no_calls")
         self._files = 0
         for table in ("rejects", "skipped"):
             self.con.execute(
@@ -80,17 +81,22 @@ class Workspace:
     def _point_calls_at_spool(self) -> None:
         spool = str(self.spool / "*.parquet").replace("'", "''")
         self.con.execute(
-            f"CREATE OR REPLACE VIEW calls AS SELECT * FROM imported UNION ALL BY NAME SELECT * FROM read_parquet('{spool}')"
+            f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet('{spool}', union_by_name = true)"
         )
 
     def add_relation(self, select_sql: str) -> int:
-        """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables)."""
-        before = self.rows
+        """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
+        by DuckDB itself."""
+        target = str(self.spool / f"{self._files:06d}.parquet").replace("'", "''")
         self.con.execute(
-            f"INSERT INTO imported BY NAME SELECT *, {before} + row_number() OVER () - 1 AS _seq FROM ({select_sql})"
+            f"COPY (SELECT *, {self.rows} + row_number() OVER () - 1 AS _seq FROM ({select_sql})) "
+            f"TO '{target}' (FORMAT parquet, COMPRESSION lz4)"
         )
-        self.rows = self.count("calls")
-        return self.rows - before
+        self._files += 1
+        added = self.con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
+        self.rows += added
+        self._point_calls_at_spool()
+        return added
 
     def use_relation(self, select_sql: str) -> None:
         """Make `calls` a view over a SELECT giving CALL_SCHEMA columns (an attached history store), so it
