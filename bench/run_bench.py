@@ -76,7 +76,8 @@ _SOURCES = {
 }
 # The child only imports duckdb: the baseline shares no code with llmaudit.
 _BASELINE_CHILD = (
-    "import duckdb, json, sys; print(json.dumps(duckdb.sql(sys.argv[1]).fetchall(), default=str))"
+    "import duckdb, json, sys; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
+    "print(json.dumps(con.sql(sys.argv[1]).fetchall(), default=str))"
 )
 
 

@@ -81,7 +81,7 @@ def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) 
     )
 
 
-CHUNK_LINES = 50_000  # lines parsed and normalized at a time: bounds the wide intermediate frames (peak RSS)
+CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the wide intermediate frames (peak RSS)
 
 
 def _tagged(batches: Iterable[pl.DataFrame], file: str) -> Iterator[pl.DataFrame]:
