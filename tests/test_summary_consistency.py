@@ -58,8 +58,14 @@ def _assert_summary_matches_calls(report) -> None:
         .to_dicts()
     }
     assert {t["name"]: t["calls"] for t in data["tiers"]} == tiers
+    assert cache["calls_with_cache_reads"] == (priced["cache_read_tokens"].fill_null(0) > 0).sum()
     coverage = data["coverage"]
     assert (coverage["calls"], coverage["priced"]) == (calls.height, priced.height)
+    assert coverage["calls_without_timestamp"] == calls["ts"].is_null().sum()
+    assert coverage["naive_timestamps_assumed_utc"] == calls["tz_assumed"].sum()
+    reasons = calls.filter(~pl.col("priced"))["unpriced_reason"].value_counts()
+    assert coverage["unpriced_reasons"] == dict(reasons.iter_rows())
+    assert data["period"]["first"] == calls["ts"].min() and data["period"]["last"] == calls["ts"].max()
     assert coverage["reconciles"]
 
 
