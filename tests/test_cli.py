@@ -271,3 +271,10 @@ def test_library_names_stay_functions_after_submodules_load():
     for name in ("analyze", "price", "reconcile", "read_logs", "load_catalog"):
         assert callable(getattr(llmaudit, name)) and not hasattr(getattr(llmaudit, name), "__path__"), name
         assert getattr(llmaudit, name).__class__.__name__ == "function", name
+
+
+def test_running_out_of_duckdb_memory_is_a_clear_message_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "8MB")  # far below what one summary query needs
+    result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store", "-f", "json"])
+    assert result.exit_code == 3, result.output
+    assert "LLMAUDIT_MEMORY_LIMIT" in result.output and "Traceback" not in result.output
