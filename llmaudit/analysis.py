@@ -87,16 +87,6 @@ def _utc(value: dt.date | dt.datetime | str | None, end: bool = False) -> dt.dat
     return moment + dt.timedelta(days=1) if end else moment
 
 
-def in_period(calls: pl.DataFrame, since: dt.datetime | None, until: dt.datetime | None) -> pl.DataFrame:
-    """Calls with since <= ts < until (an --until date includes that whole day)."""
-    condition = pl.lit(True)
-    if since is not None:
-        condition &= pl.col("ts") >= since
-    if until is not None:
-        condition &= pl.col("ts") < until
-    return calls.filter(condition.fill_null(False)) if since or until else calls
-
-
 def _finish(
     workspace: Workspace,
     intake: Intake,

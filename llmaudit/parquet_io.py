@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
-from llmaudit.db import connect, duckdb_types, quote_literal
+from llmaudit.db import duckdb_types, quote_literal
 from llmaudit.errors import InputError
-from llmaudit.schema import CALL_SCHEMA, conform
+from llmaudit.schema import CALL_SCHEMA
 
 
 def is_parquet_source(path: str | Path) -> bool:
@@ -29,20 +28,10 @@ def _glob(path: str | Path) -> str:
     return str(Path(text) / "**" / "*.parquet")
 
 
-def export_parquet(priced: pl.DataFrame, directory: str | Path) -> int:
-    """Write calls partitioned by UTC month (calls without a timestamp go to month=unknown)."""
-    con = connect()
-    try:
-        con.register("priced_frame", priced)
-        return export_relation(con, "priced_frame", directory)
-    finally:
-        con.close()
-
-
 def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path) -> int:
-    """`export_parquet` for a relation in `con` (a workspace's priced view): DuckDB writes it directly,
-    in parallel and spilling to disk, without materializing it in Python. Columns starting with _ are
-    internal and left out."""
+    """Write the calls of a relation in `con` (a workspace's priced view) partitioned by UTC month (calls
+    without a timestamp go to month=unknown). DuckDB writes them directly, in parallel and spilling to
+    disk, never through Python. Columns starting with _ are internal and left out."""
     directory = Path(directory)
     internal = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall() if r[0].startswith("_")]
     exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
@@ -77,15 +66,3 @@ def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
         f'"{c}"::{types[c]} AS "{c}"' if c in present else f'NULL::{types[c]} AS "{c}"' for c in CALL_SCHEMA
     )
     return f"SELECT {columns} FROM {source}"
-
-
-def read_calls_parquet(path: str | Path) -> pl.DataFrame:
-    """Calls (CALL_SCHEMA columns) from Parquet written by `export` or any tool using the same column names."""
-    con = connect()
-    try:
-        frame = pl.from_arrow(con.sql(parquet_calls_sql(con, path)).to_arrow_table())
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read Parquet calls: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
-    return conform(frame, CALL_SCHEMA)  # type: ignore[arg-type]

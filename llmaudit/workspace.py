@@ -20,11 +20,11 @@ import polars as pl
 
 from llmaudit.arrow import arrow_batches
 from llmaudit.db import connect
+from llmaudit.ingest import REJECT_SCHEMA
 from llmaudit.schema import CALL_SCHEMA, conform
 
 # DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
 DEFAULT_MEMORY_LIMIT = "512MB"
-REJECT_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
 
 
 def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:

@@ -181,16 +181,6 @@ def _torn(frame: pl.DataFrame, last_is_torn: bool) -> pl.DataFrame:
     return frame.with_columns((pl.lit(last_is_torn) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"))
 
 
-def split_lines(content: Path | bytes) -> pl.DataFrame:
-    """Frame (line, text): 1-based physical line numbers, blank lines dropped, CRLF and BOM handled."""
-    source = io.BytesIO(content) if isinstance(content, bytes) else content
-    try:
-        frame = pl.read_csv(source, **_LINE_OPTIONS)  # type: ignore[arg-type]
-    except pl.exceptions.NoDataError:
-        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
-    return _clean_lines(frame.with_row_index("line", offset=1))
-
-
 def json_document_lines(data: bytes) -> pl.DataFrame | None:
     """A whole-file JSON document (array of records, or one object) as numbered lines; None if not one.
 
