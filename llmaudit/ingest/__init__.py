@@ -87,6 +87,9 @@ CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the wide 
 def _tagged(batches: Iterable[pl.DataFrame], file: str) -> Iterator[pl.DataFrame]:
     """Batches of (line, text) with `source_file`, and `torn` (false unless the batch says otherwise)."""
     for batch in batches:
+        if "source_file" in batch.columns:  # streamed lines come tagged
+            yield batch
+            continue
         torn = pl.col("torn") if "torn" in batch.columns else pl.lit(False).alias("torn")
         yield batch.select("line", "text", pl.lit(file).alias("source_file"), torn)
 
@@ -240,7 +243,8 @@ def stream_logs(
 
     def flush(name: str) -> None:
         reader, frames = pending.pop(name)
-        add(*_run_reader(con, reader, pl.concat(frames)))
+        # one contiguous frame: thousands of per-file chunks would make every later step pay per chunk
+        add(*_run_reader(con, reader, pl.concat(frames, rechunk=True)))
 
     for path in discover(paths):
         source = open_source(path)

@@ -144,41 +144,41 @@ _LINE_OPTIONS = {
 }
 
 
-def _clean_lines(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.col("line").cast(pl.Int64), pl.col("text").str.strip_prefix("\ufeff")
+def _numbered_lines(block: bytes, offset: int, file: str, last_is_torn: bool) -> tuple[pl.DataFrame, int]:
+    """(line, text, source_file, torn) for one block: physical line numbers after `offset`, BOM stripped,
+    blank lines dropped; `torn` marks the block's last line when the file ends there without a line break.
+    One select and one filter per block: a directory of thousands of small files pays little per file.
+    Also returns the block's physical line count."""
+    frame = pl.read_csv(io.BytesIO(block), **_LINE_OPTIONS)  # type: ignore[arg-type]
+    lines = frame.select(
+        pl.int_range(offset + 1, offset + 1 + pl.len(), dtype=pl.Int64).alias("line"),
+        pl.col("text").str.strip_prefix("\ufeff"),
+        pl.lit(file).alias("source_file"),
+        (pl.lit(last_is_torn) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"),
     ).filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
+    return lines, frame.height
 
 
 def iter_lines(source: LogSource, batch: int) -> Iterator[pl.DataFrame]:
-    """(line, text, torn) frames of about `batch` physical lines (blank ones dropped, numbers kept),
-    streamed block by block: memory is bounded by the batch, not the file. `torn` marks the last line of
-    a file that does not end with a line break (a write cut short, when it does not parse)."""
+    """(line, text, source_file, torn) frames of about `batch` physical lines (blank ones dropped, numbers
+    kept), streamed block by block: memory is bounded by the batch, not the file. `torn` marks the last
+    line of a file that does not end with a line break (a write cut short, when it does not parse)."""
+    blocks = source.blocks()
+    block = next(blocks, None)
     pending: list[pl.DataFrame] = []
-    ready: pl.DataFrame | None = None  # held back one round: only the file's last batch can be torn
     offset = 0
-    ends_with_newline = True
-    for block in source.blocks():
-        frame = pl.read_csv(io.BytesIO(block), **_LINE_OPTIONS)  # type: ignore[arg-type]
-        pending.append(_clean_lines(frame.with_row_index("line", offset=offset + 1)))
-        offset += frame.height
-        ends_with_newline = block.endswith(b"\n")
-        if sum(f.height for f in pending) >= batch:
-            if ready is not None:
-                yield _torn(ready, False)
-            ready, pending = pl.concat(pending), []
-    last = pl.concat(pending) if pending else None
-    if ready is not None:
-        if last is None:
-            yield _torn(ready, not ends_with_newline)
-            return
-        yield _torn(ready, False)
-    if last is not None and last.height:
-        yield _torn(last, not ends_with_newline)
-
-
-def _torn(frame: pl.DataFrame, last_is_torn: bool) -> pl.DataFrame:
-    return frame.with_columns((pl.lit(last_is_torn) & (pl.int_range(pl.len()) == pl.len() - 1)).alias("torn"))
+    while block is not None:
+        following = next(blocks, None)  # one block of lookahead tells which block is the file's last
+        torn = following is None and not block.endswith(b"\n")
+        lines, physical = _numbered_lines(block, offset, str(source.path), torn)
+        offset += physical
+        pending.append(lines)
+        if following is None or sum(f.height for f in pending) >= batch:
+            whole = pl.concat(pending) if len(pending) > 1 else pending[0]
+            if whole.height:
+                yield whole
+            pending = []
+        block = following
 
 
 def json_document_lines(data: bytes) -> pl.DataFrame | None:
