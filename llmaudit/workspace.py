@@ -20,6 +20,7 @@ import polars as pl
 
 from llmaudit.arrow import arrow_batches
 from llmaudit.db import connect
+from llmaudit.errors import InputError
 from llmaudit.ingest import REJECT_SCHEMA
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -39,8 +40,14 @@ class Workspace:
     DuckDB file, removed when the workspace is closed or garbage-collected."""
 
     def __init__(self, memory_limit: str | None = None):
-        self.directory = tempfile.mkdtemp(prefix="llmaudit-")
-        self.con = connect(str(Path(self.directory) / "work.duckdb"))
+        try:
+            self.directory = tempfile.mkdtemp(prefix="llmaudit-")
+            self.con = connect(str(Path(self.directory) / "work.duckdb"))
+        except (OSError, duckdb.Error) as exc:
+            raise InputError(
+                f"cannot create a temporary workspace in {tempfile.gettempdir()} ({exc}); "
+                "point TMPDIR at a writable folder"
+            ) from None
         limit = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
         spill = str(Path(self.directory) / "spill").replace("'", "''")
         self.con.execute(f"SET memory_limit = '{limit}'")

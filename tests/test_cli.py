@@ -278,3 +278,15 @@ def test_running_out_of_duckdb_memory_is_a_clear_message_not_a_traceback(tmp_pat
     result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store", "-f", "json"])
     assert result.exit_code == 3, result.output
     assert "LLMAUDIT_MEMORY_LIMIT" in result.output and "Traceback" not in result.output
+
+
+def test_unusable_temp_folder_is_a_clear_message(tmp_path, monkeypatch):
+    import llmaudit.workspace
+
+    def refuse(**_):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "ro"))
+
+    monkeypatch.setattr(llmaudit.workspace.tempfile, "mkdtemp", refuse)
+    result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store"])
+    assert result.exit_code == 3, result.output
+    assert "TMPDIR" in result.output and "Traceback" not in result.output
