@@ -31,11 +31,6 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"(difference {usd(tot['reported_minus_repriced_usd'])}; see `llmaudit reconcile`)."
         )
     lines.append(
-        f"Cost recorded by the source: {usd(tot['cost_reported_usd'])} on {tot['calls_with_reported_cost']:,} "
-        f"calls; repriced {usd(tot['cost_repriced_where_reported_usd'])} "
-        f"(difference {usd(tot['reported_minus_repriced_usd'])})."
-    )
-    lines.append(
         f"Prompt cache: reads saved {usd(cache['read_saving_usd'])}, writes cost {usd(cache['write_premium_usd'])} "
         f"extra, net {usd(cache['net_saving_usd'])}."
     )
