@@ -254,7 +254,8 @@ def summarize(
     }
     for row in result:
         by_set[mask_to_set[row["_set"]]].append(row)
-    total = by_set["totals"][0]
+    # no calls at all (everything rejected, or none in the period): the grand total is all zeros
+    total = by_set["totals"][0] if by_set["totals"] else dict.fromkeys(fields) | dict.fromkeys(_SUMMED, 0)
     data: dict[str, Any] = {
         "coverage": _coverage(intake, total, by_set),
         "totals": _totals(total),

@@ -122,3 +122,16 @@ def test_memory_limit_is_applied(monkeypatch):
     reference = duckdb.connect()
     reference.execute("SET memory_limit = '256MB'")
     assert setting == reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_no_call_in_the_period_is_an_empty_report_not_a_crash():
+    report = analyze(SAMPLE_LOGS, since="2030-01-01")
+    coverage = report.data["coverage"]
+    assert (coverage["calls"], coverage["priced"], coverage["reconciles"]) == (0, 0, True)
+    assert (
+        coverage["outside_period"]
+        == coverage["rows_read"] - coverage["rejected"] - coverage["skipped"] - coverage["collapsed"]
+    )
+    assert report.data["totals"]["cost_usd"] == 0 and report.data["by_model"] == []
+    assert report.data["period"] == {"first": None, "last": None}
+    assert report.calls.is_empty()
