@@ -57,7 +57,7 @@ def parse_group_keys(by: str | list[str] | None) -> list[str]:
     unknown = [n for n in names if n not in GROUP_KEYS]
     if unknown:
         raise UsageError(f"unknown --by column(s): {', '.join(unknown)}; known: {', '.join(GROUP_KEYS)}")
-    return names
+    return list(dict.fromkeys(names))  # a key named twice groups once
 
 
 @dataclass
