@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.model import Model
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO, sum_decimal
-from llmaudit.pricing import price
+from llmaudit.pricing import BILLED_QUANTITIES, price, rates_sql, usage_sql
 
 
 def _signature(model: Model) -> list[tuple]:
@@ -98,6 +99,87 @@ def diff(old: Catalog, new: Catalog, calls: pl.DataFrame | None = None) -> dict[
         "by_feature": _impact_rows(old_priced, new_priced, "feature"),
     }
     return data
+
+
+_DIFF_KEYS = ("_provider_logged", "model_raw", "_model_logged", "feature")
+
+
+def _costs_by_call_key(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> dict[tuple, dict]:
+    """Per (logged provider, model id, normalized model, feature): calls, priced calls, the cost under
+    `catalog` (quantity sums x rates: exact) and the catalog's model name for them."""
+    usage = usage_sql(con, source, catalog)
+    keys = ", ".join(_DIFF_KEYS)
+    cost = " + ".join(f"coalesce(_q_{unit} * rate_{unit}, 0)" for unit in BILLED_QUANTITIES)
+    sums = ", ".join(f"sum(_q_{unit})::BIGINT AS _q_{unit}" for unit in BILLED_QUANTITIES)
+    rows = con.execute(f"""
+        WITH fine AS (
+          SELECT {keys}, _pid, price_region, any_value(model) AS model, count(*) AS calls,
+                 count(*) FILTER (priced) AS priced, {sums}
+          FROM ({usage}) GROUP BY ALL
+        )
+        SELECT {keys}, any_value(f.model) AS model, sum(calls) AS calls, sum(priced) AS priced,
+               sum({cost}) AS cost
+        FROM fine f LEFT JOIN ({rates_sql()}) r
+          ON r._pid = f._pid AND r.price_region IS NOT DISTINCT FROM f.price_region
+        GROUP BY ALL""").fetchall()
+    return {
+        tuple(row[: len(_DIFF_KEYS)]): dict(
+            zip(("model", "calls", "priced", "cost"), row[len(_DIFF_KEYS) :], strict=True)
+        )
+        for row in rows
+    }
+
+
+def _grouped(pairs: list[tuple[dict, dict]], name: str, key) -> list[dict[str, Any]]:
+    groups: dict[Any, dict[str, Any]] = {}
+    for old, new in pairs:
+        group = groups.setdefault(key(old, new), {name: key(old, new), "calls": 0, "old": ZERO, "new": ZERO})
+        group["calls"] += new["calls"]
+        group["old"] += Decimal(old["cost"] or 0)
+        group["new"] += Decimal(new["cost"] or 0)
+    rows = []
+    for group in groups.values():
+        group["delta"] = group["new"] - group["old"]
+        if group["delta"] != 0:
+            rows.append(group)
+    return sorted(rows, key=lambda r: abs(r["delta"]), reverse=True)
+
+
+def diff_relation(old: Catalog, new: Catalog, con: duckdb.DuckDBPyConnection, calls: str) -> dict[str, Any]:
+    """`diff` over relation `calls` in `con` (a workspace over logs or the history store): both catalogs
+    price it in SQL, so the history never has to fit in memory."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW diff_calls AS SELECT *, provider AS _provider_logged, "
+        f"model AS _model_logged FROM {calls}"
+    )
+    before, after = _costs_by_call_key(con, "diff_calls", old), _costs_by_call_key(con, "diff_calls", new)
+    pairs = [(before[k], after[k]) for k in after]  # the same calls, so the same keys
+    old_total = sum((Decimal(o["cost"] or 0) for o, _ in pairs), ZERO)
+    new_total = sum((Decimal(n["cost"] or 0) for _, n in pairs), ZERO)
+    delta = new_total - old_total
+    feature = _DIFF_KEYS.index("feature")
+    keyed = [
+        (dict(o, feature=k[feature]), dict(n, feature=k[feature]))
+        for k, (o, n) in zip(after, pairs, strict=True)
+    ]
+    return {
+        "old_catalog": old.catalog_id,
+        "new_catalog": new.catalog_id,
+        "models": model_changes(old, new),
+        "impact": {
+            "calls": sum(n["calls"] for _, n in pairs),
+            "old_cost_usd": old_total,
+            "new_cost_usd": new_total,
+            "delta_usd": delta,
+            "delta_pct": float(delta / old_total * 100) if old_total else None,
+            "priced_old": sum(o["priced"] for o, _ in pairs),
+            "priced_new": sum(n["priced"] for _, n in pairs),
+            "by_model": _grouped(keyed, "model", lambda o, n: n["model"] if n["model"] is not None else "—"),
+            "by_feature": _grouped(
+                keyed, "feature", lambda o, n: n["feature"] if n["feature"] is not None else "—"
+            ),
+        },
+    }
 
 
 def parse_threshold(text: str) -> tuple[str, Decimal]:

@@ -181,3 +181,32 @@ def test_show_names_regional_multipliers_and_windows(tmp_path):
     assert data["regions"]["eu"] == "1.1" and data["id_region"] == "eu"
     deepseek = json.loads(runner.invoke(app, ["pricing", "show", "deepseek-chat", "--format", "json"]).stdout)
     assert deepseek["windows"][0]["hours_utc"] == "16:30-00:30"
+
+
+def test_diff_in_sql_matches_the_per_call_diff(tmp_path):
+    """`pricing diff` prices the history in DuckDB (quantity sums x rates); the per-call frame path is the
+    reference: same totals, priced counts and per-model / per-feature deltas, to the last decimal."""
+    from llmaudit.catalog import load_catalog
+    from llmaudit.ingest import read_logs, stream_logs
+    from llmaudit.pricediff import diff, diff_relation
+    from llmaudit.workspace import Workspace
+
+    write(
+        tmp_path / "mine" / "overrides.yaml",
+        "schema_version: 1\noverrides:\n  discounts:\n"
+        "    - {provider: openai, multiplier: 0.8, effective_from: 2026-03-08}\n"
+        "    - {model: anthropic/claude-haiku-4-5, multiplier: 0.5}\n",
+    )
+    old, new = load_catalog(), load_catalog(tmp_path / "mine")
+    sample = Path(__file__).parent.parent / "sample_logs"
+    reference = diff(old, new, read_logs(sample).calls)["impact"]
+    workspace = Workspace()
+    stream_logs(sample, workspace.add)
+    workspace.collapse()
+    got = diff_relation(old, new, workspace.con, "calls")["impact"]
+    for field in ("calls", "old_cost_usd", "new_cost_usd", "delta_usd", "priced_old", "priced_new"):
+        assert Decimal(str(got[field])) == Decimal(str(reference[field])), field
+    assert reference["delta_usd"] < 0  # the discounts did apply
+    for table, key in (("by_model", "model"), ("by_feature", "feature")):
+        rows = {(r[key], r["calls"], r["old"], r["new"], r["delta"]) for r in got[table]}
+        assert rows == {(r[key], r["calls"], r["old"], r["new"], r["delta"]) for r in reference[table]}

@@ -126,24 +126,30 @@ def diff_command(
 ) -> None:
     """What changed between two catalogs and its dollar impact on recorded calls."""
     from llmaudit.errors import InputError
-    from llmaudit.pricediff import diff, exceeds, parse_threshold
+    from llmaudit.ingest import stream_logs
+    from llmaudit.pricediff import diff, diff_relation, exceeds, parse_threshold
     from llmaudit.store import HistoryStore
+    from llmaudit.workspace import Workspace
 
     threshold = parse_threshold(fail_above) if fail_above else None
     old_catalog, new_catalog = _catalog_arg(old), _catalog_arg(new)
-    calls = None
+    # the calls go to a DuckDB workspace and both catalogs price them there: any history size fits
+    workspace = Workspace()
     if logs:
-        from llmaudit.ingest import read_logs
-
-        calls = read_logs(logs).calls
+        stream_logs(logs, workspace.add)
+        workspace.collapse()
     else:
         try:
-            calls = HistoryStore(db).calls()
+            workspace.use_relation(HistoryStore(db).select_sql(workspace.con))
         except InputError:
             if db is not None:
                 raise
             typer.echo("llmaudit: no --logs and no history store: showing model changes only", err=True)
-    data = diff(old_catalog, new_catalog, calls)
+            workspace = None
+    if workspace is None:
+        data = diff(old_catalog, new_catalog)
+    else:
+        data = diff_relation(old_catalog, new_catalog, workspace.con, "calls")
     if output_format == Fmt.json:
         from llmaudit.report.jsonout import render_json
 
