@@ -20,7 +20,7 @@ import polars as pl
 
 from llmaudit.arrow import arrow_batches
 from llmaudit.db import connect
-from llmaudit.errors import InputError
+from llmaudit.errors import InputError, UsageError
 from llmaudit.ingest import REJECT_SCHEMA
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -36,8 +36,8 @@ def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:
 
 
 class Workspace:
-    """Tables `calls` (CALL_SCHEMA + `_seq`, the read order), `rejects` and `skipped` in a temporary
-    DuckDB file, removed when the workspace is closed or garbage-collected."""
+    """`calls` (CALL_SCHEMA + `_seq`, the read order: a view over the Parquet spool), and tables `rejects`
+    and `skipped`, in a temporary folder removed when the workspace is closed or garbage-collected."""
 
     def __init__(self, memory_limit: str | None = None):
         try:
@@ -48,12 +48,18 @@ class Workspace:
                 f"cannot create a temporary workspace in {tempfile.gettempdir()} ({exc}); "
                 "point TMPDIR at a writable folder"
             ) from None
-        limit = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
+        limit = (memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT).replace(
+            "'", ""
+        )
         spill = str(Path(self.directory) / "spill").replace("'", "''")
-        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            self.con.execute(f"SET memory_limit = '{limit}'")
+        except duckdb.Error:
+            self.close()
+            raise UsageError(f"LLMAUDIT_MEMORY_LIMIT={limit!r}: use a size such as 512MB or 2GB") from None
         self.con.execute(f"SET temp_directory = '{spill}'")
         self.con.execute("SET preserve_insertion_order = false")
-        self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
         self.spool = Path(self.directory) / "calls"
         self.spool.mkdir()
         self.con.register("_empty_calls", conform(pl.DataFrame(), CALL_SCHEMA))

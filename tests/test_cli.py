@@ -298,3 +298,9 @@ def test_markdown_states_recorded_cost_once_and_only_when_there_is_some(tmp_path
     sample = Path(__file__).parent.parent / "sample_logs"
     recorded = runner.invoke(app, ["analyze", str(sample), "--no-store", "-f", "md"])
     assert recorded.output.count("Cost recorded") == 1
+
+
+def test_bad_memory_limit_setting_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "lots")
+    result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store"])
+    assert result.exit_code == 2 and "LLMAUDIT_MEMORY_LIMIT='lots'" in result.output
