@@ -49,9 +49,16 @@ class Report:
     def calls(self) -> pl.DataFrame:
         if self._calls is None:
             assert self.workspace is not None
-            frame = self.workspace.frame(f"SELECT * FROM priced ORDER BY {self.order}")
-            self._calls = conform(frame.drop("_seq"), {**CALL_SCHEMA, **PRICE_SCHEMA})
+            self._calls = self.calls_where("TRUE")
         return self._calls
+
+    def calls_where(self, condition: str) -> pl.DataFrame:
+        """The priced calls that satisfy a SQL condition, read without materializing the others (for
+        reconcile: only calls with a recorded cost)."""
+        if self.workspace is None:
+            return self.calls
+        frame = self.workspace.frame(f"SELECT * FROM priced WHERE {condition} ORDER BY {self.order}")
+        return conform(frame.drop("_seq"), {**CALL_SCHEMA, **PRICE_SCHEMA})
 
     @property
     def rejects(self) -> pl.DataFrame:

@@ -386,7 +386,8 @@ def _cause_rows(recon: pl.DataFrame) -> list[dict[str, Any]]:
             pl.col("cost_reported").sum().alias("recorded_usd"),
             pl.col("cost_usd").filter(compared).sum().alias("repriced_usd"),
             pl.col("recon_difference_usd").filter(compared).sum().alias("difference_usd"),
-            pl.col("recon_detail").drop_nulls().mode().first().alias("detail"),
+            # the most common detail; ties (every call its own ratio) broken by text, so runs agree
+            pl.col("recon_detail").drop_nulls().mode().sort().first().alias("detail"),
             compared.any().alias("_compared"),
         )
         .to_dicts()

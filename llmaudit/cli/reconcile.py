@@ -67,11 +67,10 @@ def reconcile_command(
             )
         else:
             report = analyze_history(HistoryStore(db), catalog=loaded, since=since, until=until)
-        data = {
-            "coverage": report.data["coverage"],
-            "period": report.data["period"],
-            **reconcile(report.calls, loaded, tolerance=tol, top=top),
-        }
+        # only calls with a recorded cost can be reconciled: the others are never read into memory
+        result = reconcile(report.calls_where("cost_reported IS NOT NULL"), loaded, tolerance=tol, top=top)
+        result["totals"]["calls"] = report.call_count
+        data = {"coverage": report.data["coverage"], "period": report.data["period"], **result}
     warn_rejects(report)
     if output_format == ReconcileFormat.json:
         from llmaudit.report.jsonout import render_json
