@@ -391,3 +391,19 @@ def test_cli_reads_the_history_store(tmp_path):
     )
     data = json.loads(_cli("--db", str(db), "--format", "json").stdout)
     assert data["totals"]["calls_compared"] == 3
+
+
+def test_reconcile_does_not_depend_on_row_order():
+    """Per-cause model details are picked by frequency, ties by text: the same calls in another order (or
+    another group order) give the same report."""
+    from pathlib import Path
+
+    from llmaudit.analysis import analyze
+    from llmaudit.catalog import load_catalog
+
+    catalog = load_catalog()
+    calls = analyze(Path(__file__).parent.parent / "sample_logs", catalog=catalog).calls
+    forward = reconcile(calls, catalog)
+    for seed in range(3):
+        shuffled = calls.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert reconcile(shuffled, catalog)["causes"] == forward["causes"]
