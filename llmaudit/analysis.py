@@ -16,12 +16,12 @@ import polars as pl
 from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
-from llmaudit.ingest import Mapping, stream_logs
+from llmaudit.ingest import REJECT_SCHEMA, Mapping, stream_logs
 from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
 from llmaudit.pricing import priced_sql, rates_sql, usage_sql
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 from llmaudit.summarize import Intake, period_condition
-from llmaudit.workspace import REJECT_SCHEMA, Workspace
+from llmaudit.workspace import Workspace
 
 
 class Report:
@@ -108,7 +108,7 @@ def _finish(
     con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
     intake.outside_period = workspace.rows - workspace.count("period_calls")
     con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog)}")
-    con.execute(f"CREATE VIEW usage AS {usage_sql(con, 'period_calls', catalog)}")
+    con.execute(f"CREATE VIEW usage AS {usage_sql(con, 'period_calls', catalog, catalog_registered=True)}")
     con.execute(f"CREATE VIEW rates AS {rates_sql()}")
     intake.rejected = workspace.count("rejects")
     intake.skipped = workspace.count("skipped")

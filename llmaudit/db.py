@@ -22,5 +22,24 @@ def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType])
         con.unregister("_empty_schema")
 
 
+def conform_sql(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType], present: set[str]) -> str:
+    """A select list giving exactly `schema`'s columns, in order: those `present` cast to their type, the
+    missing ones as typed nulls (the SQL counterpart of `schema.conform`, for older stores and foreign
+    Parquet)."""
+    types = duckdb_types(con, schema)
+    return ", ".join(
+        f"{quote_identifier(c)}::{types[c]} AS {quote_identifier(c)}"
+        if c in present
+        else f"NULL::{types[c]} AS {quote_identifier(c)}"
+        for c in schema
+    )
+
+
 def quote_literal(text: str) -> str:
+    """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier (column names from logs can hold any character)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from llmaudit.db import duckdb_types, quote_literal
+from llmaudit.db import conform_sql, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA
 
@@ -61,8 +61,4 @@ def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
     missing = [c for c in ("record_id", "model_raw") if c not in present]
     if missing:
         raise InputError(f"{path}: not a calls table (missing {', '.join(missing)})")
-    types = duckdb_types(con, CALL_SCHEMA)
-    columns = ", ".join(
-        f'"{c}"::{types[c]} AS "{c}"' if c in present else f'NULL::{types[c]} AS "{c}"' for c in CALL_SCHEMA
-    )
-    return f"SELECT {columns} FROM {source}"
+    return f"SELECT {conform_sql(con, CALL_SCHEMA, set(present))} FROM {source}"

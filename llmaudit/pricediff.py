@@ -10,9 +10,11 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.model import Model
+from llmaudit.db import connect
 from llmaudit.errors import UsageError
-from llmaudit.money import ZERO, sum_decimal
-from llmaudit.pricing import BILLED_QUANTITIES, price, rates_sql, usage_sql
+from llmaudit.money import ZERO
+from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql, rates_sql, usage_sql
+from llmaudit.schema import CALL_SCHEMA, conform
 
 
 def _signature(model: Model) -> list[tuple]:
@@ -56,49 +58,21 @@ def model_changes(old: Catalog, new: Catalog) -> dict[str, Any]:
     }
 
 
-def _impact_rows(old_priced: pl.DataFrame, new_priced: pl.DataFrame, key: str) -> list[dict[str, Any]]:
-    both = pl.DataFrame(
-        {
-            key: new_priced[key].fill_null("—"),
-            "old": old_priced["cost_usd"],
-            "new": new_priced["cost_usd"],
-        }
-    )
-    rows = (
-        both.group_by(key).agg(pl.len().alias("calls"), pl.col("old").sum(), pl.col("new").sum()).to_dicts()
-    )
-    for row in rows:
-        row["old"] = Decimal(str(row["old"] or 0))
-        row["new"] = Decimal(str(row["new"] or 0))
-        row["delta"] = row["new"] - row["old"]
-    rows = [r for r in rows if r["delta"] != 0]
-    return sorted(rows, key=lambda r: abs(r["delta"]), reverse=True)
-
-
 def diff(old: Catalog, new: Catalog, calls: pl.DataFrame | None = None) -> dict[str, Any]:
-    """Model changes and, when calls are given, the repriced total under each catalog and the delta."""
-    data: dict[str, Any] = {
-        "old_catalog": old.catalog_id,
-        "new_catalog": new.catalog_id,
-        "models": model_changes(old, new),
-    }
+    """Model changes and, when calls are given, the repriced total under each catalog and the delta
+    (`diff_relation` over the frame)."""
     if calls is None:
-        return data
-    old_priced, new_priced = price(calls, old), price(calls, new)
-    old_total, new_total = sum_decimal(old_priced["cost_usd"]), sum_decimal(new_priced["cost_usd"])
-    delta = new_total - old_total
-    data["impact"] = {
-        "calls": calls.height,
-        "old_cost_usd": old_total,
-        "new_cost_usd": new_total,
-        "delta_usd": delta,
-        "delta_pct": float(delta / old_total * 100) if old_total else None,
-        "priced_old": int(old_priced["priced"].sum()),
-        "priced_new": int(new_priced["priced"].sum()),
-        "by_model": _impact_rows(old_priced, new_priced, "model"),
-        "by_feature": _impact_rows(old_priced, new_priced, "feature"),
-    }
-    return data
+        return {
+            "old_catalog": old.catalog_id,
+            "new_catalog": new.catalog_id,
+            "models": model_changes(old, new),
+        }
+    con = connect()
+    try:
+        con.register("diff_frame", conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA])))
+        return diff_relation(old, new, con, "diff_frame")
+    finally:
+        con.close()
 
 
 _DIFF_KEYS = ("_provider_logged", "model_raw", "_model_logged", "feature")
@@ -109,7 +83,6 @@ def _costs_by_call_key(con: duckdb.DuckDBPyConnection, source: str, catalog: Cat
     `catalog` (quantity sums x rates: exact) and the catalog's model name for them."""
     usage = usage_sql(con, source, catalog)
     keys = ", ".join(_DIFF_KEYS)
-    cost = " + ".join(f"coalesce(_q_{unit} * rate_{unit}, 0)" for unit in BILLED_QUANTITIES)
     sums = ", ".join(f"sum(_q_{unit})::BIGINT AS _q_{unit}" for unit in BILLED_QUANTITIES)
     rows = con.execute(f"""
         WITH fine AS (
@@ -118,7 +91,7 @@ def _costs_by_call_key(con: duckdb.DuckDBPyConnection, source: str, catalog: Cat
           FROM ({usage}) GROUP BY ALL
         )
         SELECT {keys}, any_value(f.model) AS model, sum(calls) AS calls, sum(priced) AS priced,
-               sum({cost}) AS cost
+               sum({quantity_cost_sql()}) AS cost
         FROM fine f LEFT JOIN ({rates_sql()}) r
           ON r._pid = f._pid AND r.price_region IS NOT DISTINCT FROM f.price_region
         GROUP BY ALL""").fetchall()

@@ -12,7 +12,7 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.match import BEDROCK_VENDOR, normalize_model_id
-from llmaudit.db import connect, quote_literal
+from llmaudit.db import connect, quote_identifier, quote_literal
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
 # service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
@@ -87,15 +87,6 @@ USAGE_COLUMNS = (
     "cache_write_5m_tokens",
     "cache_write_1h_tokens",
     "output_tokens",
-)
-PRICED_UNITS = (
-    *USAGE_COLUMNS,
-    "input_total_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-    "input_image_tokens",
-    "web_search_requests",
-    "cache_storage_token_hours",
 )
 
 
@@ -244,10 +235,6 @@ FROM usage
 """
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _register_catalog(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> None:
     """Register the small dimension tables pricing joins: `resolution` (per distinct provider and model
     id), `prices` (one row per version x mode x tier x window, numbered `_pid`) and `regions`."""
@@ -259,11 +246,19 @@ def _register_catalog(con: duckdb.DuckDBPyConnection, source: str, catalog: Cata
     con.register("regions", catalog.regions_for(keys))
 
 
-def _build(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, tail: str, extra: str = "") -> str:
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    catalog: Catalog,
+    tail: str,
+    extra: str = "",
+    register: bool = True,
+) -> tuple[str, list[str]]:
     columns = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]
-    _register_catalog(con, source, catalog)
+    if register:
+        _register_catalog(con, source, catalog)
     has_usage = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
-    passthrough = ", ".join(_quote(c) for c in columns if c not in ("model", "provider"))
+    passthrough = ", ".join(quote_identifier(c) for c in columns if c not in ("model", "provider"))
     return (
         (_PRICE_SQL + tail)
         .replace("{catalog_id}", quote_literal(catalog.catalog_id))
@@ -286,20 +281,29 @@ def priced_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) ->
     inner, columns = _build(con, source, catalog, _COST_SQL)
     extras = [c for c in columns if c not in CALL_SCHEMA and c not in PRICE_SCHEMA]
     wanted = [*CALL_SCHEMA, *PRICE_SCHEMA, *extras]
-    return f"SELECT {', '.join(_quote(c) for c in wanted)} FROM ({inner})"
+    return f"SELECT {', '.join(quote_identifier(c) for c in wanted)} FROM ({inner})"
 
 
-def usage_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> str:
+def usage_sql(
+    con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, *, catalog_registered: bool = False
+) -> str:
     """What summaries need from pricing, without per-call Decimal arithmetic: the calls of `source` with
     model, provider, price_tier, price_mode, price_region, priced and unpriced_reason as `priced_sql` gives
     them, the price that applies (`_pid`, null when the call costs nothing or is unpriced) and its billed
-    quantities `_q_<unit>`. Cost = sum of quantity x rate (see `rates_sql`), exactly as per call."""
+    quantities `_q_<unit>`. Cost = sum of quantity x rate (see `rates_sql`), exactly as per call.
+    `catalog_registered`: `priced_sql` already registered this catalog for this source (saves a scan)."""
     quantities = ",\n  ".join(f"{sql} AS _q_{unit}" for unit, sql in BILLED_QUANTITIES.items())
-    inner, _ = _build(con, source, catalog, _USAGE_SQL, quantities)
+    inner, _ = _build(con, source, catalog, _USAGE_SQL, quantities, register=not catalog_registered)
     return inner
 
 
 RATE_UNITS = (*TOKEN_RATE_UNITS, "web_search", "request", "cache_storage")
+
+
+def quantity_cost_sql(units: tuple[str, ...] | list[str] = tuple(BILLED_QUANTITIES)) -> str:
+    """SQL for the cost of summed quantities `_q_<unit>` at rates `rate_<unit>` (see `rates_sql`): a
+    missing rate or quantity costs nothing, as in the per-call pricing."""
+    return " + ".join(f"coalesce(_q_{unit} * rate_{unit}, 0)" for unit in units)
 
 
 def rates_sql() -> str:

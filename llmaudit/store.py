@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from llmaudit.db import connect, duckdb_types, quote_literal
+from llmaudit.db import conform_sql, connect, quote_identifier, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -59,7 +59,7 @@ class HistoryStore:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC).isoformat()
-        columns = ", ".join(f'"{c}"' for c in CALL_SCHEMA)
+        columns = ", ".join(quote_identifier(c) for c in CALL_SCHEMA)
         incoming = f"(SELECT {columns}, TIMESTAMPTZ '{now}' AS ingested_at FROM {relation})"
         try:
             con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store")
@@ -99,11 +99,7 @@ class HistoryStore:
             present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
-        types = duckdb_types(con, CALL_SCHEMA)
-        columns = ", ".join(
-            f'"{name}"' if name in present else f'NULL::{types[name]} AS "{name}"' for name in CALL_SCHEMA
-        )
-        return f"SELECT {columns} FROM history_store.calls WHERE {condition}"
+        return f"SELECT {conform_sql(con, CALL_SCHEMA, present)} FROM history_store.calls WHERE {condition}"
 
     @staticmethod
     def _add_missing_columns(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
@@ -112,20 +108,7 @@ class HistoryStore:
         wanted = con.execute(f"DESCRIBE SELECT * FROM {incoming}").fetchall()
         for name, dtype, *_ in wanted:
             if name not in present:
-                con.execute(f'ALTER TABLE history_store.calls ADD COLUMN "{name}" {dtype}')
-
-    def calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None) -> pl.DataFrame:
-        with self._connect(create=False) as con:
-            condition = "TRUE"
-            if since is not None:
-                condition += f" AND ts >= TIMESTAMPTZ '{since.isoformat()}'"
-            if until is not None:
-                condition += f" AND ts < TIMESTAMPTZ '{until.isoformat()}'"
-            frame = con.sql(
-                f"SELECT * EXCLUDE (ingested_at) FROM calls WHERE {condition} "
-                "ORDER BY ts, source_file, source_line"
-            ).to_arrow_table()
-        return conform(pl.from_arrow(frame), CALL_SCHEMA)
+                con.execute(f"ALTER TABLE history_store.calls ADD COLUMN {quote_identifier(name)} {dtype}")
 
     def count(self) -> int:
         with self._connect(create=False) as con:

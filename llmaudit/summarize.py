@@ -16,7 +16,7 @@ import duckdb
 
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
-from llmaudit.pricing import BILLED_QUANTITIES
+from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql
 
 # --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone). Time keys
 # group by a truncated timestamp and are formatted once per group, not once per call.
@@ -113,14 +113,12 @@ _SUMS = """
 """
 # level 2: each price's quantity sums x its rates (exact Decimal), then the sets' totals
 _COSTS = {
-    "cost_input": "coalesce(_q_input * rate_input, 0)",
-    "cost_cache_read": "coalesce(_q_cache_read * rate_cache_read, 0)",
-    "cost_cache_write": "coalesce(_q_cache_write_5m * rate_cache_write_5m, 0)"
-    " + coalesce(_q_cache_write_1h * rate_cache_write_1h, 0)",
-    "cost_output": "coalesce(_q_output * rate_output, 0)",
-    "cost_other": " + ".join(
-        f"coalesce(_q_{u} * rate_{u}, 0)"
-        for u in ("input_audio", "input_image", "output_audio", "web_search", "request", "cache_storage")
+    "cost_input": quantity_cost_sql(["input"]),
+    "cost_cache_read": quantity_cost_sql(["cache_read"]),
+    "cost_cache_write": quantity_cost_sql(["cache_write_5m", "cache_write_1h"]),
+    "cost_output": quantity_cost_sql(["output"]),
+    "cost_other": quantity_cost_sql(
+        ["input_audio", "input_image", "output_audio", "web_search", "request", "cache_storage"]
     ),
     "read_saving": "coalesce(_q_cache_read * (rate_input - rate_cache_read), 0)",
     "write_premium": "coalesce(_q_cache_write_5m * (rate_cache_write_5m - rate_input), 0)"

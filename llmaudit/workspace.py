@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 
 from llmaudit.arrow import arrow_batches
-from llmaudit.db import connect
+from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError, UsageError
 from llmaudit.ingest import REJECT_SCHEMA
 from llmaudit.schema import CALL_SCHEMA, conform
@@ -49,16 +49,14 @@ class Workspace:
                 "point TMPDIR at a writable folder"
             ) from None
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
-        limit = (memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT).replace(
-            "'", ""
-        )
-        spill = str(Path(self.directory) / "spill").replace("'", "''")
+        limit = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        spill = quote_literal(str(Path(self.directory) / "spill"))
         try:
-            self.con.execute(f"SET memory_limit = '{limit}'")
+            self.con.execute(f"SET memory_limit = {quote_literal(limit)}")
         except duckdb.Error:
             self.close()
             raise UsageError(f"LLMAUDIT_MEMORY_LIMIT={limit!r}: use a size such as 512MB or 2GB") from None
-        self.con.execute(f"SET temp_directory = '{spill}'")
+        self.con.execute(f"SET temp_directory = {spill}")
         self.con.execute("SET preserve_insertion_order = false")
         self.spool = Path(self.directory) / "calls"
         self.spool.mkdir()
@@ -92,21 +90,21 @@ class Workspace:
                 self._insert(table, frame.select(*REJECT_SCHEMA).cast(REJECT_SCHEMA))
 
     def _point_calls_at_spool(self) -> None:
-        spool = str(self.spool / "*.parquet").replace("'", "''")
+        spool = quote_literal(str(self.spool / "*.parquet"))
         self.con.execute(
-            f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet('{spool}', union_by_name = true)"
+            f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet({spool}, union_by_name = true)"
         )
 
     def add_relation(self, select_sql: str) -> int:
         """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
         by DuckDB itself."""
-        target = str(self.spool / f"{self._files:06d}.parquet").replace("'", "''")
+        target = quote_literal(str(self.spool / f"{self._files:06d}.parquet"))
         self.con.execute(
             f"COPY (SELECT *, {self.rows} + row_number() OVER () - 1 AS _seq FROM ({select_sql})) "
-            f"TO '{target}' (FORMAT parquet, COMPRESSION lz4)"
+            f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
         )
         self._files += 1
-        added = self.con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
+        added = self.con.execute(f"SELECT count(*) FROM read_parquet({target})").fetchone()[0]
         self.rows += added
         self._point_calls_at_spool()
         return added
@@ -124,8 +122,8 @@ class Workspace:
         finally:
             self.con.unregister("_chunk")
 
-    def count(self, relation: str, where: str = "TRUE") -> int:
-        return self.con.execute(f"SELECT count(*) FROM {relation} WHERE {where}").fetchone()[0]
+    def count(self, relation: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
     def collapse(self) -> int:
         """One row per record_id, as `ingest.normalize.collapse` does in memory: streaming snapshots and
@@ -133,15 +131,15 @@ class Workspace:
         distinct = self.con.execute("SELECT count(DISTINCT record_id) FROM calls").fetchone()[0]
         if distinct == self.rows:
             return 0
-        target = str(Path(self.directory) / "collapsed.parquet").replace("'", "''")
+        target = quote_literal(str(Path(self.directory) / "collapsed.parquet"))
         self.con.execute(f"""
             COPY (SELECT * FROM calls
                   QUALIFY row_number() OVER (
                       PARTITION BY record_id
                       ORDER BY coalesce(input_total_tokens, 0) + coalesce(output_tokens, 0) DESC,
                                source_line DESC, _seq) = 1)
-            TO '{target}' (FORMAT parquet, COMPRESSION lz4)""")
-        self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet('{target}')")
+            TO {target} (FORMAT parquet, COMPRESSION lz4)""")
+        self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet({target})")
         removed = self.rows - distinct
         self.rows = distinct
         return removed

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from llmaudit.arrow import arrow_batches
-from llmaudit.db import connect
+from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
     LogSource,
@@ -320,11 +320,10 @@ def read_logs(
 def _with_record_ids(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, file: str) -> pl.DataFrame:
     """Stable ids for CSV rows: the source key when present (re-exports collapse), else file + line + text."""
     con.register("raw_in", raw)
-    literal = "'" + file.replace("'", "''") + "'"
     frame = con.sql(f"""
         SELECT * EXCLUDE (text),
                md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                        ELSE {literal} || '|' || line || '|' || md5(text) END) AS record_id
+                        ELSE {quote_literal(file)} || '|' || line || '|' || md5(text) END) AS record_id
         FROM raw_in""").pl()
     con.unregister("raw_in")
     return frame

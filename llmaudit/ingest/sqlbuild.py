@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from llmaudit.db import quote_identifier, quote_literal
 from llmaudit.ingest.spec import PARENT, RAW_FIELDS, JsonReader, split_path
 
 
@@ -36,10 +37,6 @@ def struct_shape(paths: set[str]) -> dict:
     return shape
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def path_sql(path: str, root: str = "r", parent: str = "r") -> str:
     """Struct access for a dotted path: r."usage"."prompt_tokens", lists 1-based in DuckDB.
 
@@ -50,7 +47,7 @@ def path_sql(path: str, root: str = "r", parent: str = "r") -> str:
         root, parts = parent, parts[1:]
     sql = root
     for part in parts:
-        sql = f"{sql}[{int(part) + 1}]" if part.isdigit() else f"{sql}.{_quote(part)}"
+        sql = f"{sql}[{int(part) + 1}]" if part.isdigit() else f"{sql}.{quote_identifier(part)}"
     return sql
 
 
@@ -74,10 +71,6 @@ def _record_shape(reader: JsonReader) -> dict:
     outer = "".join(f"{level}.0." for level in levels[:-1])  # data.0. (the enclosing element)
     nested = {f"{inner}{p}" for p in element}
     return struct_shape(nested | {outer + p.split(".", 1)[1] for p in parent})
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _not_object_reason() -> str:
@@ -105,13 +98,13 @@ def reader_sql(reader: JsonReader, source: str) -> str:
             candidates = [path_sql(p, root, parent) for p in reader.paths[name]]
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
-            expr = _literal(reader.name)
+            expr = quote_literal(reader.name)
         elif name == "source_key":
             expr = "NULL"  # referenced by record_id below
         else:
             continue  # fields the reader never fills are added as nulls in polars, not converted from SQL
         columns.append(f"  ({expr})::VARCHAR AS {name}")
-    shape_literal = _literal(json.dumps(shape))
+    shape_literal = quote_literal(json.dumps(shape))
     torn = "WHEN torn THEN 'truncated last line (file does not end with a newline)'"
     reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
     file = "source_file"
