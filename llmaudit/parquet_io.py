@@ -40,14 +40,14 @@ def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: st
         # each open partition buffers this many rows per thread: the default (524,288 wide rows) alone
         # overruns a workspace's memory limit
         con.execute("SET partitioned_write_flush_threshold = 20000")
-        con.execute(
+        written = con.execute(  # COPY answers with the number of rows it wrote
             f"COPY (SELECT *{exclude}, coalesce(strftime(ts, '%Y-%m'), 'unknown') AS month FROM {relation}) "
             f"TO {quote_literal(str(directory))} "
             "(FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'calls_{uuid}')"
-        )
+        ).fetchone()[0]
     except (duckdb.Error, OSError) as exc:
         raise InputError(f"{directory}: cannot write Parquet: {exc}") from None
-    return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
+    return written
 
 
 def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:

@@ -55,7 +55,11 @@ class HistoryStore:
     def add_from(self, con: duckdb.DuckDBPyConnection, relation: str) -> int:
         """Insert the calls of `relation` (in `con`: a workspace, a registered frame) whose record_id is not
         stored yet, DuckDB to DuckDB; returns how many were new."""
-        if con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] == 0:
+        # one scan: are there calls at all, and which period can collide with stored ones
+        rows, lo, hi = con.execute(
+            f"SELECT count(*), min(ts)::VARCHAR, max(ts)::VARCHAR FROM {relation}"
+        ).fetchone()
+        if rows == 0:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC).isoformat()
@@ -68,24 +72,21 @@ class HistoryStore:
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS history_store.calls AS SELECT * FROM {incoming} LIMIT 0")
             self._add_missing_columns(con, incoming)
-            before = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
             # only stored calls of the incoming period can collide: appending a day scans about that day
-            lo, hi = con.execute(f"SELECT min(ts)::VARCHAR, max(ts)::VARCHAR FROM {relation}").fetchone()
             period = (
                 "ts IS NULL"
                 if lo is None
                 else f"ts IS NULL OR ts BETWEEN TIMESTAMPTZ '{lo}' AND TIMESTAMPTZ '{hi}'"
             )
-            con.execute(
+            added = con.execute(  # INSERT answers with the number of rows it inserted
                 f"INSERT INTO history_store.calls BY NAME SELECT i.* FROM {incoming} i "
                 f"ANTI JOIN (SELECT record_id FROM history_store.calls WHERE {period}) c USING (record_id)"
-            )
-            after = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
+            ).fetchone()[0]
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot add to the history store: {exc}") from None
         finally:
             con.execute("DETACH history_store")
-        return after - before
+        return added
 
     def select_sql(self, con: duckdb.DuckDBPyConnection, condition: str = "TRUE") -> str:
         """Attach the store read-only to `con`; a SELECT of its calls (CALL_SCHEMA, columns an older store

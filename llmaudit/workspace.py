@@ -99,12 +99,11 @@ class Workspace:
         """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
         by DuckDB itself."""
         target = quote_literal(str(self.spool / f"{self._files:06d}.parquet"))
-        self.con.execute(
+        added = self.con.execute(  # COPY answers with the number of rows it wrote
             f"COPY (SELECT *, {self.rows} + row_number() OVER () - 1 AS _seq FROM ({select_sql})) "
             f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
-        )
+        ).fetchone()[0]
         self._files += 1
-        added = self.con.execute(f"SELECT count(*) FROM read_parquet({target})").fetchone()[0]
         self.rows += added
         self._point_calls_at_spool()
         return added
