@@ -147,7 +147,7 @@ def analyze(
     workspace = Workspace()
     intake = Intake(rows_read=0)
     if logs:
-        counts = stream_logs(logs, workspace.add, format=format, mapping=mapping)
+        counts = stream_logs(logs, workspace.add_chunk, format=format, mapping=mapping)
         intake.rows_read, intake.files, intake.unknown_files = (
             counts.rows_read,
             counts.files,

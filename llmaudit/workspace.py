@@ -18,10 +18,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from llmaudit.arrow import arrow_batches
-from llmaudit.db import connect, quote_literal
+from llmaudit.db import connect, quote_identifier, quote_literal
 from llmaudit.errors import InputError, UsageError
-from llmaudit.ingest import REJECT_SCHEMA
+from llmaudit.ingest.normalize import model_lookup
 from llmaudit.schema import CALL_SCHEMA, conform
 
 # DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
@@ -36,8 +35,10 @@ def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:
 
 
 class Workspace:
-    """`calls` (CALL_SCHEMA + `_seq`, the read order: a view over the Parquet spool), and tables `rejects`
-    and `skipped`, in a temporary folder removed when the workspace is closed or garbage-collected."""
+    """`calls` (CALL_SCHEMA + `_seq`, the read order: a view over the Parquet spool), and views `rejects`
+    and `skipped` (file, line, reason, format), in a temporary folder removed when the workspace is closed
+    or garbage-collected. Chunks are spooled with `add_chunk` (a `stream_logs` sink) or `add_relation`;
+    `seal` then builds the views (`collapse` seals first)."""
 
     def __init__(self, memory_limit: str | None = None):
         try:
@@ -65,48 +66,74 @@ class Workspace:
         self.con.execute("CREATE TABLE no_calls AS SELECT *, 0::BIGINT AS _seq FROM _empty_calls LIMIT 0")
         self.con.unregister("_empty_calls")
         self.con.execute("CREATE VIEW calls AS SELECT * FROM no_calls")
+        self.con.execute("CREATE TABLE no_rows (file VARCHAR, line BIGINT, reason VARCHAR, format VARCHAR)")
+        for view in ("rejects", "skipped"):
+            self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM no_rows")
         self._files = 0
-        for table in ("rejects", "skipped"):
-            self.con.execute(
-                f"CREATE TABLE {table} (file VARCHAR, line BIGINT, reason VARCHAR, format VARCHAR)"
-            )
-        self.rows = 0
+        self._sealed = True
+        self.rows = 0  # calls in `calls` (known once sealed)
 
     def close(self) -> None:
         self._finalizer()
 
-    def add(self, calls: pl.DataFrame, skipped: pl.DataFrame, rejects: pl.DataFrame) -> None:
-        """Append one chunk (a `stream_logs` sink)."""
-        if calls.height:
-            frame = conform(calls, CALL_SCHEMA).select(*CALL_SCHEMA).with_row_index("_seq", offset=self.rows)
-            frame.with_columns(pl.col("_seq").cast(pl.Int64)).write_parquet(
-                self.spool / f"{self._files:06d}.parquet", compression="lz4", statistics=False
-            )
-            self._files += 1
-            self.rows += calls.height
-            self._point_calls_at_spool()
-        for table, frame in (("skipped", skipped), ("rejects", rejects)):
-            if frame.height:
-                self._insert(table, frame.select(*REJECT_SCHEMA).cast(REJECT_SCHEMA))
+    def _next_file(self) -> str:
+        self._files += 1
+        self._sealed = False
+        return quote_literal(str(self.spool / f"{self._files - 1:06d}.parquet"))
 
-    def _point_calls_at_spool(self) -> None:
-        spool = quote_literal(str(self.spool / "*.parquet"))
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet({spool}, union_by_name = true)"
-        )
+    def add_chunk(self, con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
+        """Spool one normalized chunk (a `stream_logs` sink: calls, skipped and rejected rows with `_kind`,
+        `_reason` and `_seq`), written by DuckDB straight from the reader's query; returns its rows."""
+        try:
+            return con.execute(  # COPY answers with the number of rows it wrote
+                f"COPY ({select_sql}) TO {self._next_file()} (FORMAT parquet, COMPRESSION lz4)"
+            ).fetchone()[0]
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.IOException as exc:
+            raise InputError(f"cannot write the workspace in {self.directory}: {exc}") from None
 
     def add_relation(self, select_sql: str) -> int:
         """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
         by DuckDB itself."""
-        target = quote_literal(str(self.spool / f"{self._files:06d}.parquet"))
-        added = self.con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT *, {self.rows} + row_number() OVER () - 1 AS _seq FROM ({select_sql})) "
+        target = self._next_file()
+        return self.con.execute(  # COPY answers with the number of rows it wrote
+            f"COPY (SELECT *, 'call' AS _kind, NULL::VARCHAR AS _reason, "
+            f"({self._files - 1}::BIGINT << 44) + row_number() OVER () AS _seq FROM ({select_sql})) "
             f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
         ).fetchone()[0]
-        self._files += 1
-        self.rows += added
-        self._point_calls_at_spool()
-        return added
+
+    def seal(self) -> None:
+        """Point `calls`, `rejects` and `skipped` at the spool, logged model ids normalized once per
+        distinct id (`model_ids`)."""
+        if self._sealed:
+            return
+        self._sealed = True
+        spool = quote_literal(str(self.spool / "*.parquet"))
+        con = self.con
+        con.execute(
+            f"CREATE OR REPLACE VIEW spool AS SELECT * FROM read_parquet({spool}, union_by_name = true)"
+        )
+        models = [
+            r[0] for r in con.execute("SELECT DISTINCT model_raw FROM spool WHERE _kind = 'call'").fetchall()
+        ]
+        con.register("_model_ids", model_lookup(models))
+        con.execute("CREATE OR REPLACE TABLE model_ids AS SELECT * FROM _model_ids")
+        con.unregister("_model_ids")
+        columns = ", ".join(
+            "coalesce(s.model, m.model) AS model" if c == "model" else f"s.{quote_identifier(c)}"
+            for c in CALL_SCHEMA
+        )
+        con.execute(f"""
+            CREATE OR REPLACE VIEW calls AS
+            SELECT {columns}, s._seq FROM spool s LEFT JOIN model_ids m ON m.model_raw = s.model_raw
+            WHERE s._kind = 'call'""")
+        for view, kind in (("rejects", "reject"), ("skipped", "skip")):
+            con.execute(f"""
+                CREATE OR REPLACE VIEW {view} AS
+                SELECT source_file AS file, source_line AS line, _reason AS reason, source_format AS format
+                FROM spool WHERE _kind = '{kind}'""")
+        self.rows = self.count("calls")
 
     def use_relation(self, select_sql: str) -> None:
         """Make `calls` a view over a SELECT giving CALL_SCHEMA columns (an attached history store), so it
@@ -114,19 +141,13 @@ class Workspace:
         self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT *, 0::BIGINT AS _seq FROM ({select_sql})")
         self.rows = self.count("calls")
 
-    def _insert(self, table: str, frame: pl.DataFrame) -> None:
-        self.con.register("_chunk", arrow_batches(frame))
-        try:
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _chunk")
-        finally:
-            self.con.unregister("_chunk")
-
     def count(self, relation: str) -> int:
         return self.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
     def collapse(self) -> int:
         """One row per record_id, as `ingest.normalize.collapse` does in memory: streaming snapshots and
         re-exported copies keep their largest-usage copy (then the latest line). Returns rows removed."""
+        self.seal()
         distinct = self.con.execute("SELECT count(DISTINCT record_id) FROM calls").fetchone()[0]
         if distinct == self.rows:
             return 0

@@ -358,12 +358,19 @@ def test_nested_explode_keeps_enclosing_fields_and_accounts_for_empty_levels(tmp
         ]
     }
     lines = f"{json.dumps(doc)}\n{json.dumps({'groups': []})}\n"
-    frame = pl.DataFrame(
-        {"line": [1, 2], "text": lines.splitlines(), "source_file": ["f.jsonl"] * 2, "torn": [False, False]}
+    frame = pl.DataFrame({"line": [1, 2], "text": lines.splitlines(), "file_no": [0, 0]})
+    files = pl.DataFrame(
+        {"file_no": [0], "source_file": ["f.jsonl"], "torn_line": [None]},
+        schema_overrides={"torn_line": pl.Int64},
     )
     con = duckdb.connect()
     con.register("lines_in", frame)
-    rows = con.sql(sqlbuild.reader_sql(reader, "lines_in")).pl().sort("line", "model_raw", nulls_last=True)
+    con.register("files_in", files)
+    rows = (
+        con.sql(sqlbuild.reader_sql(reader, "lines_in", "files_in"))
+        .pl()
+        .sort("line", "model_raw", nulls_last=True)
+    )
     assert rows.select("line", "model_raw", "tok_output", "ts", "feature").rows() == [
         (1, "m1", "1", "2025-11-01", "a"),
         (1, "m2", "2", "2025-11-01", "a"),

@@ -136,7 +136,7 @@ def diff_command(
     # the calls go to a DuckDB workspace and both catalogs price them there: any history size fits
     workspace = Workspace()
     if logs:
-        stream_logs(logs, workspace.add)
+        stream_logs(logs, workspace.add_chunk)
         workspace.collapse()
     else:
         try:

@@ -8,26 +8,28 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
-from llmaudit.arrow import arrow_batches
 from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
+    LineBatch,
     LogSource,
     discover,
     iter_lines,
     json_document_lines,
     logical_suffix,
+    numbered,
     open_source,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
-from llmaudit.ingest.normalize import collapse, normalize
+from llmaudit.ingest.normalize import collapse, normalized_sql, with_models
 from llmaudit.ingest.registry import (
     SNIFF_SAMPLE,
     csv_readers,
@@ -36,8 +38,9 @@ from llmaudit.ingest.registry import (
     sniff,
     sniff_objects,
 )
-from llmaudit.ingest.spec import RAW_FIELDS, JsonReader
+from llmaudit.ingest.spec import JsonReader
 from llmaudit.ingest.sqlbuild import reader_sql
+from llmaudit.schema import CALL_SCHEMA, conform
 
 __all__ = [
     "IngestResult",
@@ -72,59 +75,39 @@ class IngestResult:
         )
 
 
-def _line_rejects(file: str, lines: pl.DataFrame, reason: str, fmt: str | None) -> pl.DataFrame:
-    return lines.select(
-        pl.lit(file).alias("file"),
-        "line",
-        pl.lit(reason).alias("reason"),
-        pl.lit(fmt, dtype=pl.String).alias("format"),
-    )
-
-
-CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the wide intermediate frames (peak RSS)
-
-
-def _tagged(batches: Iterable[pl.DataFrame], file: str) -> Iterator[pl.DataFrame]:
-    """Batches of (line, text) with `source_file`, and `torn` (false unless the batch says otherwise)."""
-    for batch in batches:
-        if "source_file" in batch.columns:  # streamed lines come tagged
-            yield batch
-            continue
-        torn = pl.col("torn") if "torn" in batch.columns else pl.lit(False).alias("torn")
-        yield batch.select("line", "text", pl.lit(file).alias("source_file"), torn)
+CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk in flight (peak RSS)
 
 
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(reader, tagged line batches) for one JSON/JSONL file, or (None, rows) when its format is unknown.
+    """(reader, line batches) for one JSON/JSONL file, or (None, rows) when its format is unknown.
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
     path = source.path
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
-    lines = json_document_lines(source.read_all()) if is_document else None
-    batches: Iterator[pl.DataFrame] = iter([lines]) if lines is not None else iter_lines(source, CHUNK_LINES)
-    first = next(batches, pl.DataFrame(schema={"line": pl.Int64, "text": pl.String}))
-    reader = forced or sniff(first, readers)
-    if reader is None:
-        return None, first.height + sum(batch.height for batch in batches)
-    return reader, _tagged(itertools.chain([first], batches), str(path))
-
-
-def _run_reader(con, reader: JsonReader, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(raw frame with record_id and source_file, rejects) for tagged lines of one or many files."""
-    con.register("lines_in", arrow_batches(lines))  # batches: DuckDB parses them on every core
-    frame = con.sql(reader_sql(reader, "lines_in")).pl()
-    con.unregister("lines_in")
-    rejects = frame.filter(pl.col("reason").is_not_null()).select(
-        pl.col("source_file").alias("file"), "line", "reason", pl.lit(reader.name).alias("format")
+    document = json_document_lines(source.read_all()) if is_document else None
+    batches: Iterator[LineBatch] = (
+        iter([document]) if document is not None else iter_lines(source, CHUNK_LINES)
     )
-    return frame.filter(pl.col("reason").is_null()).drop("reason"), rejects
+    first = next(batches, LineBatch(numbered(pa.array([], pa.string()))))
+    reader = forced or sniff(_sample_texts(first), readers)
+    if reader is None:
+        rows = [first, *batches]
+        return None, sum(_non_blank(batch) for batch in rows)
+    return reader, itertools.chain([first], batches)
 
 
-def _read_csv_file(
-    con, path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool = False
-):
-    """(reader, tagged line batches) for a known CSV export; ("generic_csv", raw frame) for a generic CSV;
+def _sample_texts(batch: LineBatch) -> list[str]:
+    texts = batch.lines.column("text").slice(0, 4 * SNIFF_SAMPLE).to_pylist()
+    return [t for t in texts if t.strip()][:SNIFF_SAMPLE]
+
+
+def _non_blank(batch: LineBatch) -> int:
+    return sum(1 for t in batch.lines.column("text").to_pylist() if t.strip())
+
+
+def _read_csv_file(path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool):
+    """(reader, [line batch]) for a known CSV export; ("generic_csv", raw frame) for a generic CSV;
     (None, rows) when its columns are not recognized.
 
     A known export (csv_readers: OpenAI usage/costs downloads, FOCUS) is read by its reader, each row as a
@@ -142,17 +125,12 @@ def _read_csv_file(
         # CSV line numbers: the header is line 1
         # blank cells, quoted or not, are unknown (null), never an empty value
         cells = [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns]
-        lines = frame.select(
-            pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
-            pl.struct(cells).struct.json_encode().alias("text"),
-        )
-        return reader, _tagged([lines], str(path))
+        texts = frame.select(pl.struct(cells).struct.json_encode().alias("text")).to_series().to_arrow()
+        return reader, [LineBatch(numbered(texts.cast(pa.string()), 2))]
     raw = _generic_csv(frame, mapping)
     if raw is None:
         return None, rows
-    return "generic_csv", _with_record_ids(con, raw, str(path)).with_columns(
-        pl.lit(str(path)).alias("source_file")
-    )
+    return "generic_csv", raw
 
 
 def _csv_frame(path: Path, data: bytes) -> tuple[pl.DataFrame, int]:
@@ -196,8 +174,9 @@ def _resolve_format(
     return readers, forced, forced_csv
 
 
-# receives each normalized chunk: (calls, skipped, rejects)
-ChunkSink = Callable[[pl.DataFrame, pl.DataFrame, pl.DataFrame], None]
+# receives each normalized chunk as a SELECT on the ingest connection (see `normalized_sql`: CALL_SCHEMA
+# columns plus `_kind`, `_reason`, `_seq`); returns how many rows it took
+ChunkSink = Callable[[duckdb.DuckDBPyConnection, str], int]
 
 
 @dataclass
@@ -207,6 +186,80 @@ class StreamCounts:
     rows_read: int = 0
     files: dict[str, str] = field(default_factory=dict)  # file -> format
     unknown_files: dict[str, int] = field(default_factory=dict)  # file -> rows, format not recognized
+
+
+class _Chunker:
+    """Runs reader + normalization SQL over numbered lines, one chunk at a time, handing each chunk to the
+    sink; many small files of one format share one chunk (one query), big files stream alone."""
+
+    def __init__(self, sink: ChunkSink):
+        self.sink = sink
+        self.con = connect()
+        self.con.execute("SET preserve_insertion_order = false")  # `_seq` keeps the read order
+        self.files: list[tuple[int, str, int | None]] = []
+        self.pending: dict[str, tuple[JsonReader, list[pa.Table]]] = {}
+        self.rows = 0
+
+    def add_file(self, path: Path) -> int:
+        self.files.append((len(self.files), str(path), None))
+        return len(self.files) - 1
+
+    def _run(self, raw_sql: str, source: str, table: pa.Table) -> None:
+        self.con.register(source, table)
+        files = pa.table(
+            {
+                "file_no": pa.array([f[0] for f in self.files], pa.int64()),
+                "source_file": pa.array([f[1] for f in self.files], pa.string()),
+                "torn_line": pa.array([f[2] for f in self.files], pa.int64()),
+            }
+        )
+        self.con.register("files_in", files)
+        try:
+            self.rows += self.sink(self.con, normalized_sql(self.con, f"({raw_sql})"))
+        finally:
+            self.con.unregister(source)
+            self.con.unregister("files_in")
+
+    def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
+        if batch.torn_line is not None:
+            self.files[file_no] = (file_no, self.files[file_no][1], batch.torn_line)
+        table = batch.lines.append_column("file_no", _repeat(file_no, batch.height))
+        if batch.height >= CHUNK_LINES:
+            self._run(reader_sql(reader, "lines_in", "files_in"), "lines_in", table)
+            return
+        _, tables = self.pending.setdefault(reader.name, (reader, []))
+        tables.append(table)
+        if sum(t.num_rows for t in tables) >= CHUNK_LINES:
+            self.flush(reader.name)
+
+    def flush(self, name: str) -> None:
+        reader, tables = self.pending.pop(name)
+        # one contiguous table: thousands of per-file chunks would make every later step pay per chunk
+        lines = pa.concat_tables(tables).combine_chunks()
+        self._run(reader_sql(reader, "lines_in", "files_in"), "lines_in", lines)
+
+    def generic_csv(self, file_no: int, raw: pl.DataFrame) -> None:
+        """A generic CSV, already in the raw layer: stable ids are the source key when present (re-exports
+        collapse), else file + line + text."""
+        file = quote_literal(self.files[file_no][1])
+        sql = f"""
+            SELECT * EXCLUDE (text), NULL::VARCHAR AS reason, {file_no}::BIGINT AS file_no,
+                   {file} AS source_file, 0 AS _elem,
+                   md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
+                            ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
+            FROM raw_in"""
+        self._run(sql, "raw_in", raw.to_arrow())
+
+    def close(self) -> None:
+        try:
+            for name in list(self.pending):
+                self.flush(name)
+        finally:
+            self.con.close()
+
+
+def _repeat(value: int, times: int) -> pa.Array:
+    return pl.repeat(value, times, dtype=pl.Int64, eager=True).to_arrow()
 
 
 def stream_logs(
@@ -223,57 +276,31 @@ def stream_logs(
         paths = [paths]
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     readers, forced, forced_csv = _resolve_format(format, mapping)
-    con = connect()
-    # Arrow string views are polars' own string layout: the parsed fields reach polars without a copy
-    con.execute("SET produce_arrow_string_view = true")
     counts = StreamCounts()
-    pending: dict[str, tuple[JsonReader, list[pl.DataFrame]]] = {}
-
-    def add(raw: pl.DataFrame, line_rejects: pl.DataFrame | None) -> None:
-        counts.rows_read += raw.height
-        if line_rejects is not None:
-            counts.rows_read += line_rejects.height
-        raw = raw.with_columns(
-            *[pl.lit(None, dtype=pl.String).alias(f) for f in RAW_FIELDS if f not in raw.columns]
-        ).cast(dict.fromkeys(RAW_FIELDS, pl.String))
-        chunk_calls, chunk_skipped, chunk_rejects = normalize(raw)
-        if line_rejects is not None and line_rejects.height:
-            chunk_rejects = pl.concat([line_rejects.cast(REJECT_SCHEMA), chunk_rejects.cast(REJECT_SCHEMA)])
-        sink(chunk_calls, chunk_skipped, chunk_rejects.cast(REJECT_SCHEMA))
-
-    def flush(name: str) -> None:
-        reader, frames = pending.pop(name)
-        # one contiguous frame: thousands of per-file chunks would make every later step pay per chunk
-        add(*_run_reader(con, reader, pl.concat(frames, rechunk=True)))
-
-    for path in discover(paths):
-        source = open_source(path)
-        if logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
-            found, payload = _read_csv_file(
-                con, path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
-            )
-        else:
-            found, payload = _read_json_file(source, readers, forced or forced_csv)
-        if found is None:
-            counts.unknown_files[str(path)] = payload
-            continue
-        if isinstance(found, str):  # generic CSV: already a raw frame
-            counts.files[str(path)] = found
-            add(payload, None)
-            continue
-        counts.files[str(path)] = found.name
-        # many small files of one format share one query and one normalize pass; big files stream alone
-        for batch in payload:
-            if batch.height >= CHUNK_LINES:
-                add(*_run_reader(con, found, batch))
+    chunker = _Chunker(sink)
+    try:
+        for path in discover(paths):
+            source = open_source(path)
+            if logical_suffix(path) in (".csv", ".tsv") or format == "generic_csv":
+                found, payload = _read_csv_file(
+                    path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
+                )
+            else:
+                found, payload = _read_json_file(source, readers, forced or forced_csv)
+            if found is None:
+                counts.unknown_files[str(path)] = payload
                 continue
-            reader, frames = pending.setdefault(found.name, (found, []))
-            frames.append(batch)
-            if sum(f.height for f in frames) >= CHUNK_LINES:
-                flush(found.name)
-    for name in list(pending):
-        flush(name)
-    con.close()
+            file_no = chunker.add_file(path)
+            if isinstance(found, str):  # generic CSV: already a raw frame
+                counts.files[str(path)] = found
+                chunker.generic_csv(file_no, payload)
+                continue
+            counts.files[str(path)] = found.name
+            for batch in payload:
+                chunker.lines(found, file_no, batch)
+    finally:
+        chunker.close()
+    counts.rows_read = chunker.rows
     if not counts.files:
         unknown = counts.unknown_files
         raise InputError(
@@ -281,6 +308,20 @@ def stream_logs(
             f"(known: {', '.join(reader_names(mapping))}, generic_csv; see --input-format/--mapping)"
         )
     return counts
+
+
+def _rows_of_kind(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+    return (
+        frame.filter(pl.col("_kind") == kind)
+        .select(
+            pl.col("source_file").alias("file"),
+            pl.col("source_line").alias("line"),
+            pl.col("_reason").alias("reason"),
+            pl.col("source_format").alias("format"),
+        )
+        .cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+        .sort(["file", "line"])
+    )
 
 
 def read_logs(
@@ -295,38 +336,26 @@ def read_logs(
     for generic JSONL/CSV with your own field names. Everything is held in memory: for logs larger than
     memory, `llmaudit.analyze` streams them into a DuckDB workspace instead.
     """
-    calls: list[pl.DataFrame] = []
-    skipped: list[pl.DataFrame] = []
-    rejects: list[pl.DataFrame] = []
+    chunks: list[pl.DataFrame] = []
 
-    def keep(chunk_calls: pl.DataFrame, chunk_skipped: pl.DataFrame, chunk_rejects: pl.DataFrame) -> None:
-        calls.append(chunk_calls)
-        skipped.append(chunk_skipped)
-        rejects.append(chunk_rejects)
+    def keep(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+        chunk = pl.from_arrow(con.sql(sql).to_arrow_table())
+        chunks.append(chunk)  # type: ignore[arg-type]
+        return chunk.height
 
     counts = stream_logs(paths, keep, format=format, mapping=mapping)
-    all_calls, collapsed = collapse(pl.concat(calls, how="vertical_relaxed"))
+    rows = pl.concat(chunks, how="vertical_relaxed").sort("_seq")
+    calls = conform(with_models(rows.filter(pl.col("_kind") == "call")).select(*CALL_SCHEMA), CALL_SCHEMA)
+    all_calls, collapsed = collapse(calls)
     return IngestResult(
         calls=all_calls,
-        rejects=pl.concat(rejects).sort(["file", "line"]),
-        skipped=pl.concat(skipped),
+        rejects=_rows_of_kind(rows, "reject"),
+        skipped=_rows_of_kind(rows, "skip"),
         rows_read=counts.rows_read,
         collapsed=collapsed,
         files=counts.files,
         unknown_files=counts.unknown_files,
     )
-
-
-def _with_record_ids(con: duckdb.DuckDBPyConnection, raw: pl.DataFrame, file: str) -> pl.DataFrame:
-    """Stable ids for CSV rows: the source key when present (re-exports collapse), else file + line + text."""
-    con.register("raw_in", raw)
-    frame = con.sql(f"""
-        SELECT * EXCLUDE (text),
-               md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                        ELSE {quote_literal(file)} || '|' || line || '|' || md5(text) END) AS record_id
-        FROM raw_in""").pl()
-    con.unregister("raw_in")
-    return frame
 
 
 def scan_logs(paths: list[str | Path] | str | Path, **options) -> pl.LazyFrame:

@@ -1,17 +1,20 @@
-"""Raw text fields -> typed CALL_SCHEMA rows, in one vectorized place.
+"""Raw text fields -> typed CALL_SCHEMA rows, in one place, as one SQL select.
 
 Every reader yields the same raw layer (RAW_FIELDS, text). Here counts are checked (non-negative whole numbers),
 token semantics unified (input with or without cache, TTL split of cache writes, reasoning inside output),
-timestamps parsed to UTC, and every row that cannot be a call gets a reason instead of disappearing.
+timestamps parsed to UTC, and every row that cannot be a call gets a reason instead of disappearing. It is
+SQL so that DuckDB goes from a log line to a typed row in one pipeline, on every core, without handing
+the wide raw layer to Python; the model id is normalized afterwards, once per distinct id (`model_lookup`).
 """
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 from llmaudit.catalog.match import normalize_model_id
-from llmaudit.money import MONEY_DTYPE
-from llmaudit.schema import CALL_SCHEMA, conform
+from llmaudit.db import duckdb_types, quote_identifier, quote_literal
+from llmaudit.schema import CALL_SCHEMA
 
 _COUNTS = {
     "tok_input": "input tokens",
@@ -27,266 +30,221 @@ _COUNTS = {
     "tok_web_search": "web search requests",
     "request_count": "request count",
 }
-_UTC_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M%:z")
-_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+_WHITESPACE = "chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || ' '"
+# bits of `_seq` (read order): file number, line, element of an exploded line
+_LINE_BITS, _ELEMENT_BITS = 28, 16
+# the columns a normalized chunk has besides CALL_SCHEMA: what kind of row it is, and why
+KIND_COLUMNS = {"_kind": "VARCHAR", "_reason": "VARCHAR", "_seq": "BIGINT"}
 
 
-def with_counts(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `_{name}` (Int64, null unless a non-negative whole number) and `_bad{name}` for each count column.
+def _trim(expr: str) -> str:
+    return f"trim({expr}, {_WHITESPACE})"
 
-    The integer cast covers clean columns; only columns where it failed somewhere get the slower
-    whole-float fallback ("3.0" is fine, "-5", "abc" and "2.5" are not).
-    """
-    frame = frame.with_columns(
-        pl.col(name).cast(pl.Int64, strict=False).alias(f"_{name}") for name in _COUNTS
+
+def _count(name: str) -> str:
+    """A whole non-negative number, or null: '3' and '3.0' are 3; '-5', '2.5', 'abc' are not counts (read
+    as DOUBLE: DuckDB's integer cast would round '2.5'). `_d{name}` is the number (see `normalized_sql`)."""
+    number = f"_d{name}"
+    return f"CASE WHEN {number} >= 0 AND {number} = floor({number}) THEN try_cast({number} AS BIGINT) END"
+
+
+def _timestamp(name: str, prefix: str) -> list[str]:
+    """`{prefix}` (TIMESTAMPTZ), `{prefix}_assumed` (no UTC offset in the text: read as UTC) and
+    `{prefix}_reason` from text column `name`: Unix seconds/ms/us, or ISO 8601 with or without an offset."""
+    text = f"_t{prefix}"
+    number = f"_n{prefix}"
+    micros = (
+        f"round(CASE WHEN abs({number}) < 1e11 THEN {number} * 1e6 "
+        f"WHEN abs({number}) < 1e14 THEN {number} * 1e3 ELSE {number} END)"
     )
-    unclean = [
-        name
-        for name in _COUNTS
-        if frame[f"_{name}"].null_count() != frame[name].null_count() or (frame[f"_{name}"] < 0).any()
+    moment = (
+        f"CASE WHEN {number} IS NOT NULL THEN try(make_timestamp(try_cast({micros} AS BIGINT))::TIMESTAMPTZ) "
+        f"ELSE try_cast({text} AS TIMESTAMPTZ) END"
+    )
+    # an offset is a letter at the end (Z, UTC) or a sign after the date part
+    offset = (
+        f"(lower(right({text}, 1)) BETWEEN 'a' AND 'z' OR contains(substr({text}, 11), '+') "
+        f"OR contains(substr({text}, 12), '-'))"
+    )
+    return [
+        f"{moment} AS {prefix}",
+        f"({number} IS NULL AND {text} IS NOT NULL AND NOT {offset}) AS {prefix}_naive",
+        f"{text} AS {prefix}_text",
     ]
-    if unclean:
-        frame = frame.with_columns(
-            pl.coalesce(
-                f"_{name}",
-                pl.when(
-                    pl.col(name).cast(pl.Float64, strict=False).is_finite()
-                    & (pl.col(name).cast(pl.Float64, strict=False) % 1 == 0)
-                ).then(pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64)),
-            ).alias(f"_{name}")
-            for name in unclean
-        )
-    return frame.with_columns(
-        *[
-            (pl.col(name).is_not_null() & ~(pl.col(f"_{name}") >= 0).fill_null(False)).alias(f"_bad{name}")
-            for name in _COUNTS
-        ],
-        *[pl.when(pl.col(f"_{name}") >= 0).then(pl.col(f"_{name}")).alias(f"_{name}") for name in unclean],
-    )
 
 
-def _count_reason(name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars().str.slice(0, 40)
-    return pl.when(pl.col(f"_bad{name}")).then(
-        pl.format("{} is not a non-negative whole number: {}", pl.lit(_COUNTS[name]), text)
-    )
-
-
-def with_timestamp(frame: pl.DataFrame, name: str, prefix: str) -> pl.DataFrame:
-    """Add `{prefix}` (UTC datetime), `{prefix}_assumed` and `{prefix}_reason` parsed from text column `name`.
-
-    Unix seconds/ms/us or ISO 8601 with or without offset. Formats are tried in stages so each one only
-    parses the rows the previous ones left (strptime on nulls is free).
-    """
-    text = pl.col(name).str.strip_chars()
-    numeric = text.cast(pl.Float64, strict=False)
-    magnitude = numeric.abs()
-    frame = frame.with_columns(
-        pl.when(magnitude < 1e11)
-        .then(numeric * 1e6)
-        .when(magnitude < 1e14)
-        .then(numeric * 1e3)
-        .otherwise(numeric)
-        .round(0)
-        .cast(pl.Int64, strict=False)
-        .cast(pl.Datetime("us", "UTC"))
-        .alias(prefix),
-        pl.when(numeric.is_null())
-        .then(text)
-        .str.replace(r"[zZ]$", "+00:00")
-        .str.replace(r"([+-]\d{2})(\d{2})$", "$1:$2")
-        .alias("_iso"),
-    )
-    for fmt in _UTC_FORMATS:
-        frame = frame.with_columns(
-            pl.coalesce(
-                prefix,
-                pl.when(pl.col(prefix).is_null())
-                .then(pl.col("_iso"))
-                .str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False),
-            ).alias(prefix)
-        )
-    frame = frame.with_columns(pl.col(prefix).is_null().alias("_naive"))
-    naive = [lambda t, f=f: t.str.strptime(pl.Datetime("us"), f, strict=False) for f in _NAIVE_FORMATS]
-    naive.append(lambda t: t.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
-    for parse in naive:
-        pending = pl.when(pl.col(prefix).is_null()).then(pl.col("_iso"))
-        frame = frame.with_columns(
-            pl.coalesce(prefix, parse(pending).dt.replace_time_zone("UTC")).alias(prefix)
-        )
-    return frame.with_columns(
-        (pl.col("_naive") & pl.col(prefix).is_not_null()).alias(f"{prefix}_assumed"),
-        pl.when(text.is_not_null() & pl.col(prefix).is_null())
-        .then(pl.format("unparseable timestamp: {}", text.str.slice(0, 40)))
-        .alias(f"{prefix}_reason"),
-    ).drop("_iso", "_naive")
-
-
-def _bool(name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars().str.to_lowercase()
+def _bool(name: str) -> str:
+    text = f"lower({_trim(name)})"
     return (
-        pl.when(text.is_in(["true", "1", "yes", "t"]))
-        .then(True)
-        .when(text.is_in(["false", "0", "no", "f"]))
-        .then(False)
+        f"CASE WHEN {text} IN ('true', '1', 'yes', 't') THEN true "
+        f"WHEN {text} IN ('false', '0', 'no', 'f') THEN false END"
     )
 
 
-def _money(name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars().str.replace_all(r"[$,\s]", "")
-    return pl.coalesce(
-        text.cast(MONEY_DTYPE, strict=False),
-        text.cast(pl.Float64, strict=False).cast(MONEY_DTYPE, strict=False),
+def _money(name: str) -> str:
+    text = f"regexp_replace({_trim(name)}, '[$,\\s]', '', 'g')"
+    return (
+        f"CASE WHEN {name} IS NOT NULL THEN coalesce(try_cast({text} AS DECIMAL(38, 15)), "
+        f"try_cast(try_cast({text} AS DOUBLE) AS DECIMAL(38, 15))) END"
     )
 
 
-def redact_secrets(text: pl.Expr) -> pl.Expr:
-    """Keep a key's prefix for attribution, never the secret (DESIGN §8)."""
-    return text.str.replace_all(
-        r"\b((?:sk|pk|rk)-(?:ant-|proj-|admin-)?[A-Za-z0-9]{0,4})[A-Za-z0-9_\-]{8,}", "${1}…"
-    )
+# keep a key's prefix for attribution, never the secret (DESIGN §8)
+_SECRET = r"\b((?:sk|pk|rk)-(?:ant-|proj-|admin-)?[A-Za-z0-9]{0,4})[A-Za-z0-9_\-]{8,}"
 
 
-def _normalized_models(models: pl.Series) -> pl.Series:
-    """Normalize distinct model ids only: a dimension lookup, not a loop per call."""
-    uniques = models.drop_nulls().unique().to_list()
-    lookup = {raw: normalize_model_id(raw)[0] for raw in uniques}
-    return models.replace_strict(lookup, default=None, return_dtype=pl.String)
+def redact_secrets(expr: str) -> str:
+    return f"regexp_replace({expr}, {quote_literal(_SECRET)}, '\\1…', 'g')"
 
 
-def normalize(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(calls, skipped, rejects) from a raw-layer frame with `source_file`, `line`, `record_id`."""
-    raw = with_counts(with_timestamp(with_timestamp(raw, "ts", "_ts"), "ts_end", "_ts_end"))
-    typed = raw.with_columns(
-        pl.col("_ts_assumed").alias("_tz_assumed"),
-        _bool("input_includes_cache").fill_null(False).alias("_includes"),
-        _bool("output_excludes_reasoning").fill_null(False).alias("_excl_reasoning"),
+def normalized_sql(con: duckdb.DuckDBPyConnection, raw: str) -> str:
+    """A SELECT over relation `raw` (a reader's output: RAW_FIELDS as text, `reason` for lines that are not
+    records, `record_id`, `line`, `file_no`, `source_file`, `_elem`) giving every CALL_SCHEMA column (`model`
+    null: see `model_lookup`) plus `_kind` (call, skip or reject), `_reason` and `_seq` (read order)."""
+    typed = ",\n    ".join(
+        [
+            *[f"{_count(name)} AS _{name}" for name in _COUNTS],
+            *_timestamp("ts", "_ts"),
+            *_timestamp("ts_end", "_te"),
+            f"coalesce({_bool('input_includes_cache')}, false) AS _includes",
+            f"coalesce({_bool('output_excludes_reasoning')}, false) AS _excl_reasoning",
+            "coalesce(status, 'ok') AS _status",
+        ]
     )
-    split_known = pl.col("_tok_cache_write_5m").is_not_null() | pl.col("_tok_cache_write_1h").is_not_null()
-    write_total = pl.col("_tok_cache_write")
-    w5 = (
-        pl.when(split_known)
-        .then(
-            pl.col("_tok_cache_write_5m").fill_null(0)
-            + pl.max_horizontal(
-                write_total.fill_null(0)
-                - pl.col("_tok_cache_write_5m").fill_null(0)
-                - pl.col("_tok_cache_write_1h").fill_null(0),
-                pl.lit(0),
-            )
-        )
-        .otherwise(write_total)
+    texts = f"{_trim('ts')} AS _t_ts, {_trim('ts_end')} AS _t_te"
+    numbers = ", ".join(
+        ["try_cast(_t_ts AS DOUBLE) AS _n_ts", "try_cast(_t_te AS DOUBLE) AS _n_te"]
+        + [f"try_cast({name} AS DOUBLE) AS _d{name}" for name in _COUNTS]
     )
-    w1h = (
-        pl.when(split_known)
-        .then(pl.col("_tok_cache_write_1h").fill_null(0))
-        .when(write_total.is_not_null())
-        .then(0)
-    )
-    read = pl.col("_tok_cache_read")
-    included = read.fill_null(0) + write_total.fill_null(0)
-    uncached = (
-        pl.when(pl.col("_includes")).then(pl.col("_tok_input") - included).otherwise(pl.col("_tok_input"))
-    )
-    typed = typed.with_columns(
-        uncached.alias("input_uncached_tokens"),
-        read.alias("cache_read_tokens"),
-        w5.cast(pl.Int64).alias("cache_write_5m_tokens"),
-        w1h.cast(pl.Int64).alias("cache_write_1h_tokens"),
-        pl.when(pl.col("_excl_reasoning"))
-        .then(pl.col("_tok_output") + pl.col("_tok_reasoning").fill_null(0))
-        .otherwise(pl.col("_tok_output"))
-        .alias("output_tokens"),
-    )
-    usage_cols = [
-        "input_uncached_tokens",
-        "cache_read_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
+    bad = [f"({name} IS NOT NULL AND _{name} IS NULL)" for name in _COUNTS]
+    count_reasons = [
+        f"CASE WHEN {b} THEN '{label} is not a non-negative whole number: ' || left({_trim(name)}, 40) END"
+        for b, (name, label) in zip(bad, _COUNTS.items(), strict=True)
     ]
-    has_input = pl.any_horizontal([pl.col(c).is_not_null() for c in usage_cols])
-    typed = typed.with_columns(
-        pl.when(has_input).then(pl.sum_horizontal(usage_cols)).alias("input_total_tokens"),
-        (has_input | pl.col("output_tokens").is_not_null()).alias("_has_usage"),
-        pl.col("status").fill_null("ok"),
-    )
-    model = _normalized_models(typed["model_raw"])
-    typed = typed.with_columns(model.alias("model"))
-    # decide rejection with cheap booleans on every row; build reason text only for the rejected few
-    negative_uncached = pl.col("input_uncached_tokens") < 0
-    # a billed line without usage (a Costs API or FOCUS row) is an aggregate record, not a broken call
-    cost_line = (pl.col("row_kind") == "aggregate") & pl.col("cost_reported").is_not_null()
-    not_a_call = (
-        pl.col("model_raw").is_null()
-        & ~pl.col("_has_usage")
-        & (pl.col("status") == "ok")
-        & ~cost_line.fill_null(False)
-    )
-    rejected = (
-        pl.col("reject_reason").is_not_null()
-        | pl.any_horizontal([pl.col(f"_bad{name}") for name in _COUNTS])
-        | pl.col("_ts_reason").is_not_null()
-        | negative_uncached.fill_null(False)
-        | not_a_call
-    )
-    typed = typed.with_columns(rejected.alias("_rejected"))
-    rejects = (
-        typed.filter(pl.col("_rejected") & pl.col("skip_reason").is_null())
-        .with_columns(
-            pl.coalesce(
-                pl.col("reject_reason"),
-                *[_count_reason(name) for name in _COUNTS],
-                pl.col("_ts_reason"),
-                pl.when(negative_uncached).then(
-                    pl.format("cached tokens ({}) exceed input tokens ({})", included, pl.col("_tok_input"))
-                ),
-                pl.when(not_a_call).then(
-                    pl.format("not a {} record: no model and no usage", pl.col("source_format"))
-                ),
-            ).alias("_reason")
-        )
-        .select(
-            pl.col("source_file").alias("file"),
-            "line",
-            pl.col("_reason").alias("reason"),
-            pl.col("source_format").alias("format"),
-        )
-    )
-    skipped = typed.filter(pl.col("skip_reason").is_not_null()).select(
-        pl.col("source_file").alias("file"),
-        "line",
-        pl.col("skip_reason").alias("reason"),
-        pl.col("source_format").alias("format"),
-    )
-    good = typed.filter(~pl.col("_rejected") & pl.col("skip_reason").is_null())
-    calls = good.with_columns(
-        pl.col("_ts").alias("ts"),
-        pl.col("_ts_end").alias("ts_end"),
-        pl.col("_tz_assumed").fill_null(False).alias("tz_assumed"),
-        pl.col("line").cast(pl.Int64).alias("source_line"),
-        pl.col("row_kind").fill_null("call"),
+    types = duckdb_types(con, CALL_SCHEMA)
+    out = {
+        "record_id": "record_id",
+        "source_format": "source_format",
+        "source_file": "source_file",
+        "source_line": "line",
+        "row_kind": "coalesce(row_kind, 'call')",
         # a call is one request; an aggregate without a request count (Anthropic reports, FOCUS) stays null
-        pl.when(pl.col("row_kind") == "aggregate")
-        .then(pl.col("_request_count"))
-        .otherwise(pl.col("_request_count").fill_null(1))
-        .alias("request_count"),
-        _bool("is_batch").fill_null(False).alias("is_batch"),
-        pl.col("http_status").cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
-        pl.col("latency_ms").cast(pl.Float64, strict=False),
-        _money("cost_reported").alias("cost_reported"),
-        pl.col("_tok_reasoning").alias("reasoning_tokens"),
-        pl.col("_tok_input_audio").alias("input_audio_tokens"),
-        pl.col("_tok_output_audio").alias("output_audio_tokens"),
-        pl.col("_tok_input_image").alias("input_image_tokens"),
-        pl.col("_tok_web_search").alias("web_search_requests"),
-        pl.lit(None, dtype=pl.List(pl.String)).alias("tags"),
-        redact_secrets(pl.col("api_key_id")),
+        "request_count": "CASE WHEN row_kind = 'aggregate' THEN _request_count ELSE coalesce(_request_count, 1) END",
+        "ts": "_ts",
+        "ts_end": "_te",
+        "tz_assumed": "coalesce(_ts_naive AND _ts IS NOT NULL, false)",
+        "model": "NULL",
+        "tags": "NULL",
+        "status": "_status",
+        "http_status": "try_cast(trunc(try_cast(http_status AS DOUBLE)) AS BIGINT)",
+        "is_batch": f"coalesce({_bool('is_batch')}, false)",
+        "input_uncached_tokens": "_uncached",
+        "cache_read_tokens": "_tok_cache_read",
+        "cache_write_5m_tokens": "_w5",
+        "cache_write_1h_tokens": "_w1h",
+        "input_total_tokens": "_input_total",
+        "output_tokens": "_output",
+        "reasoning_tokens": "_tok_reasoning",
+        "input_audio_tokens": "_tok_input_audio",
+        "output_audio_tokens": "_tok_output_audio",
+        "input_image_tokens": "_tok_input_image",
+        "web_search_requests": "_tok_web_search",
+        "cache_storage_token_hours": "NULL",
+        "latency_ms": "try_cast(latency_ms AS DOUBLE)",
+        "cost_reported": _money("cost_reported"),
+        "api_key_id": redact_secrets("api_key_id"),
+        "prompt_hash": "NULL",
+        "prefix_hash": "NULL",
+    }
+    select = ",\n  ".join(
+        f"({out.get(name, quote_identifier(name))})::{types[name]} AS {quote_identifier(name)}"
+        for name in CALL_SCHEMA
     )
-    return (
-        conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA),
-        skipped,
-        rejects,
+    included = "(coalesce(_tok_cache_read, 0) + coalesce(_tok_cache_write, 0))"
+    negative = "coalesce(_uncached < 0, false)"
+    # a billed line without usage (a Costs API or FOCUS row) is an aggregate record, not a broken call
+    not_a_call = (
+        "(model_raw IS NULL AND NOT _has_usage AND _status = 'ok' "
+        "AND NOT coalesce(row_kind = 'aggregate' AND cost_reported IS NOT NULL, false))"
     )
+    rejected = " OR ".join(
+        ["reject_reason IS NOT NULL", *bad, "_ts_reason IS NOT NULL", negative, not_a_call]
+    )
+    reasons = ", ".join(
+        [
+            "reject_reason",
+            *count_reasons,
+            "_ts_reason",
+            f"CASE WHEN {negative} THEN 'cached tokens (' || {included} || ') exceed input tokens (' "
+            "|| _tok_input || ')' END",
+            f"CASE WHEN {not_a_call} THEN 'not a ' || source_format || ' record: no model and no usage' END",
+        ]
+    )
+    seq = (
+        f"(file_no::BIGINT << {_LINE_BITS + _ELEMENT_BITS}) | (line::BIGINT << {_ELEMENT_BITS}) "
+        f"| least(_elem, {(1 << _ELEMENT_BITS) - 1})"
+    )
+    return f"""
+WITH texts AS (SELECT *, {texts} FROM {raw}),
+numbers AS (SELECT *, {numbers} FROM texts),
+typed AS (
+  SELECT *,
+    {typed}
+  FROM numbers
+), semantics AS (
+  SELECT *,
+    CASE WHEN _ts_text IS NOT NULL AND _ts IS NULL THEN 'unparseable timestamp: ' || left(_ts_text, 40) END
+      AS _ts_reason,
+    CASE WHEN _includes THEN _tok_input - {included} ELSE _tok_input END AS _uncached,
+    -- the TTL split of cache writes: only the total known -> 5m
+    CASE WHEN _tok_cache_write_5m IS NOT NULL OR _tok_cache_write_1h IS NOT NULL
+         THEN coalesce(_tok_cache_write_5m, 0) + greatest(coalesce(_tok_cache_write, 0)
+              - coalesce(_tok_cache_write_5m, 0) - coalesce(_tok_cache_write_1h, 0), 0)
+         ELSE _tok_cache_write END AS _w5,
+    CASE WHEN _tok_cache_write_5m IS NOT NULL OR _tok_cache_write_1h IS NOT NULL
+         THEN coalesce(_tok_cache_write_1h, 0) WHEN _tok_cache_write IS NOT NULL THEN 0 END AS _w1h,
+    CASE WHEN _excl_reasoning THEN _tok_output + coalesce(_tok_reasoning, 0) ELSE _tok_output END AS _output
+  FROM typed
+), usage AS (
+  SELECT *,
+    CASE WHEN _uncached IS NOT NULL OR _tok_cache_read IS NOT NULL OR _w5 IS NOT NULL OR _w1h IS NOT NULL
+         THEN coalesce(_uncached, 0) + coalesce(_tok_cache_read, 0) + coalesce(_w5, 0) + coalesce(_w1h, 0)
+    END AS _input_total
+  FROM semantics
+), judged AS (
+  SELECT *, _input_total IS NOT NULL OR _output IS NOT NULL AS _has_usage FROM usage
+), kinded AS (
+  SELECT *,
+    CASE WHEN reason IS NOT NULL THEN 'reject' WHEN skip_reason IS NOT NULL THEN 'skip'
+         WHEN {rejected} THEN 'reject' ELSE 'call' END AS _kind
+  FROM judged
+)
+SELECT
+  {select},
+  _kind,
+  CASE _kind WHEN 'call' THEN NULL WHEN 'skip' THEN skip_reason
+       ELSE coalesce(reason, {reasons}) END AS _reason,
+  {seq} AS _seq
+FROM kinded"""
+
+
+def model_lookup(models: list[str | None]) -> pl.DataFrame:
+    """(model_raw, model): the normalized id of each distinct logged id — a dimension lookup, not a loop
+    per call."""
+    distinct = sorted({m for m in models if m is not None})
+    return pl.DataFrame(
+        {"model_raw": distinct, "model": [normalize_model_id(m)[0] for m in distinct]},
+        schema={"model_raw": pl.String, "model": pl.String},
+    )
+
+
+def with_models(calls: pl.DataFrame) -> pl.DataFrame:
+    """Fill `model` from `model_raw` (normalized once per distinct id)."""
+    lookup = model_lookup(calls["model_raw"].unique().to_list())
+    model = calls["model_raw"].replace_strict(
+        lookup["model_raw"], lookup["model"], default=None, return_dtype=pl.String
+    )
+    return calls.with_columns(pl.coalesce(pl.col("model"), model).alias("model"))
 
 
 def collapse(calls: pl.DataFrame) -> tuple[pl.DataFrame, int]:

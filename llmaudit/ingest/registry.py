@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import polars as pl
-
 from llmaudit.ingest import (
     anthropic,
     anthropic_reports,
@@ -66,10 +64,10 @@ def reader_names(mapping: Mapping | None = None) -> list[str]:
     return [r.name for r in json_readers(mapping or Mapping())] + [r.name for r in csv_readers()]
 
 
-def sniff(lines: pl.DataFrame, readers: list[JsonReader]) -> JsonReader | None:
+def sniff(texts: list[str], readers: list[JsonReader]) -> JsonReader | None:
     """The reader matching most of the first objects of a file (ties go to the earlier, more specific one)."""
     objects = []
-    for text in lines["text"].head(SNIFF_SAMPLE).to_list():
+    for text in texts[:SNIFF_SAMPLE]:
         try:
             objects.append(json.loads(text))
         except json.JSONDecodeError:

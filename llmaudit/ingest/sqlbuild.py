@@ -81,11 +81,17 @@ def _not_object_reason() -> str:
     return f"'not a JSON object (a JSON ' || {kinds} || ')'"
 
 
-def reader_sql(reader: JsonReader, source: str) -> str:
-    """One pass over `source(line, text, source_file, torn)` — lines of one or many files — giving a reject
-    reason for lines that are not JSON objects, and for the others every RAW_FIELDS column (VARCHAR) plus a
-    stable `record_id`. Each line is parsed once for validity and once into a STRUCT; the text is not returned.
-    `torn` marks a file's last line when the file does not end with a newline."""
+# a line of nothing but whitespace is not a record (and not a reject); ascii() first keeps the test cheap
+_BLANK = "(l.text = '' OR (ascii(l.text) IN (9, 11, 12, 13, 32) AND trim(l.text, chr(9) || chr(11) || chr(12) || chr(13) || ' ') = ''))"
+
+
+def reader_sql(reader: JsonReader, source: str, files: str) -> str:
+    """One pass over `source(line, text, file_no)` — numbered lines of one or many files, blank ones
+    included — and `files(file_no, source_file, torn_line)`, giving a reject `reason` for lines that are not
+    JSON objects, and for the others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`, `line`,
+    `file_no`, `source_file` and `_elem` (the element's index in an exploding reader, else 0). Blank lines
+    give no row. Each line is parsed once for validity and once into a STRUCT; the text is not returned.
+    `torn_line` is a file's last line when the file does not end with a newline."""
     shape = _record_shape(reader)
     levels = reader.explode_levels()
     root = "r" if not levels else "e"
@@ -102,31 +108,37 @@ def reader_sql(reader: JsonReader, source: str) -> str:
         elif name == "source_key":
             expr = "NULL"  # referenced by record_id below
         else:
-            continue  # fields the reader never fills are added as nulls in polars, not converted from SQL
+            expr = "NULL"
         columns.append(f"  ({expr})::VARCHAR AS {name}")
     shape_literal = quote_literal(json.dumps(shape))
     torn = "WHEN torn THEN 'truncated last line (file does not end with a newline)'"
     reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
-    file = "source_file"
     fields = ",\n".join(columns)
+    # a line that is not a record is reported under the reader's name, whatever its expressions say
+    fmt = (
+        f"CASE WHEN reason IS NULL THEN source_format ELSE {quote_literal(reader.name)} END AS source_format"
+    )
     parsed = f"""
-    SELECT line, text, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
+    SELECT line, text, file_no, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
            CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
-    FROM (SELECT line, text, source_file, torn, json_valid(text) AS _valid FROM {source})"""
+    FROM (SELECT l.line, l.text, l.file_no, f.source_file, coalesce(l.line = f.torn_line, false) AS torn,
+                 json_valid(l.text) AS _valid
+          FROM {source} l JOIN {files} f ON f.file_no = l.file_no
+          WHERE NOT {_BLANK})"""
     if reader.explode is None:
         return f"""
-SELECT * EXCLUDE (text),
+SELECT * EXCLUDE (text, source_format), {fmt}, 0 AS _elem,
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
+                ELSE source_file || '|' || line || '|' || md5(text) END) AS record_id
 FROM (
-  SELECT line, text, source_file, {reason} AS reason,
+  SELECT line, text, file_no, source_file, {reason} AS reason,
 {fields}
   FROM ({parsed}
   )
 )"""
     # one row per array element (a null element when the array is missing or empty); `_element` (1-based,
     # `i.j` for nested arrays) keeps record ids unique among the elements of one record
-    exploded = f"SELECT line, text, source_file, r, {reason} AS reason FROM ({parsed}\n    )"
+    exploded = f"SELECT line, text, file_no, source_file, r, {reason} AS reason FROM ({parsed}\n    )"
     enclosing = "r"
     for depth, level in enumerate(levels, start=1):
         alias = "e" if depth == len(levels) else f"_x{depth}"
@@ -137,12 +149,16 @@ FROM (
     FROM ({exploded})"""
         enclosing = alias
     element = " || '.' || ".join(f"_i{depth}" for depth in range(1, len(levels) + 1))
+    # read order among the elements of one line (for `_seq`): 8 bits per level, enough to keep order
+    position = " + ".join(
+        f"least(_i{depth}, 255) * {256 ** (len(levels) - depth)}" for depth in range(1, len(levels) + 1)
+    )
     return f"""
-SELECT * EXCLUDE (text, _element),
+SELECT * EXCLUDE (text, _element, source_format), {fmt},
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                ELSE {file} || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
+                ELSE source_file || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
 FROM (
-  SELECT line, text, source_file, {element} AS _element, reason,
+  SELECT line, text, file_no, source_file, {element} AS _element, {position} AS _elem, reason,
 {fields}
   FROM ({exploded}
   )
