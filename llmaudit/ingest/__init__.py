@@ -27,6 +27,7 @@ from llmaudit.ingest.files import (
     logical_suffix,
     numbered,
     open_source,
+    read_ahead,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
 from llmaudit.ingest.normalize import collapse, normalized_sql, with_models
@@ -87,7 +88,7 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
     document = json_document_lines(source.read_all()) if is_document else None
     batches: Iterator[LineBatch] = (
-        iter([document]) if document is not None else iter_lines(source, CHUNK_LINES)
+        iter([document]) if document is not None else read_ahead(iter_lines(source, CHUNK_LINES))
     )
     first = next(batches, LineBatch(numbered(pa.array([], pa.string()))))
     reader = forced or sniff(_sample_texts(first), readers)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import queue
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,6 +210,41 @@ def iter_lines(source: LogSource, batch: int) -> Iterator[LineBatch]:
             yield LineBatch(pa.concat_tables(pending), torn)
             pending = []
         block = following
+
+
+def read_ahead(batches: Iterator[LineBatch]) -> Iterator[LineBatch]:
+    """`batches`, the next one read and split on a thread while the caller works on the current one:
+    block reads, decompression and Arrow's line splitting release the GIL, as DuckDB does, so reading
+    overlaps parsing. Errors (unreadable, corrupt files) surface in the caller, in order."""
+    slot: queue.Queue = queue.Queue(maxsize=1)  # at most one batch ahead: memory stays two batches
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                slot.put(batch)
+                if stop.is_set():
+                    return
+            slot.put(done)
+        except BaseException as exc:  # re-raised by the consumer
+            slot.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True, name="llmaudit-read-ahead")
+    thread.start()
+    try:
+        while (item := slot.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full slot
+            try:
+                slot.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
 
 
 def json_document_lines(data: bytes) -> LineBatch | None:
