@@ -12,8 +12,8 @@ Formats:
   mixed      three files from one `--out` stem: <stem>.openai.jsonl, <stem>.anthropic.jsonl, <stem>.csv
              (N split 50/30/20, `.gz` kept when `--out` ends in .gz)
 
-The mix: ~25% of records repeat an earlier (model, prompt) pair (same model, token counts and metadata, new id,
-later timestamp); ~3% of calls have more than 200,000 input tokens (long-context tier, only on models with
+The mix: ~25% of records repeat an earlier request (same model, request messages, token counts and metadata,
+new id, later timestamp); JSON records carry the request (`request.messages`, as gateways log it); ~3% of calls have more than 200,000 input tokens (long-context tier, only on models with
 a context window that large); ~40% read from the prompt cache; timestamps spread over 30 days of March 2026;
 ~1% of calls in a non-standard service tier (OpenAI flex/priority, Anthropic batch/priority).
 """
@@ -42,6 +42,12 @@ CACHE_WRITE_SHARE = 0.15  # Anthropic only: share of calls that write to the cac
 ODD_TIER_SHARE = 0.01
 N_USERS = 250
 FEATURES = {"chat": 0.35, "search": 0.20, "summarize": 0.15, "extract": 0.12, "classify": 0.10, "agent": 0.08}
+# request bodies: a system prompt per feature and a user turn of 60-300 characters
+LOREM = (
+    "Please look at the account history below and tell me what changed since last week, which charges "
+    "look unusual, and what I should ask the support team. Keep the answer short, list the three most "
+    "important points first, and quote the exact amounts and dates you rely on. If something is missing, say so."
+)
 FORMATS = ("openai", "anthropic", "csv", "mixed")
 MIXED_SPLIT = (("openai", 0.5), ("anthropic", 0.3), ("csv", 0.2))
 
@@ -161,6 +167,9 @@ def _core(n: int, seed: int, mix: Mix, provider: str) -> pl.DataFrame:
         rep_u=_uniform(s, 17),
         src_u=_uniform(s, 18),
         hash_tag=pl.col("i").hash(seed=_stream_seed(s, 19)).cast(pl.String).str.zfill(20).str.slice(-8),
+        # the request's own words: a ticket number and a variable-length body, copied by repeats
+        ticket=pl.col("i").hash(seed=_stream_seed(s, 20)).cast(pl.String).str.slice(0, 10),
+        body_len=(60 + _uniform(s, 21) * (len(LOREM) - 60)).floor().cast(pl.Int64),
     )
     df = df.with_columns(
         reasoning_tokens=pl.when(pl.col("model").is_in(reasoning)).then(pl.col("think")).otherwise(0),
@@ -191,6 +200,8 @@ def _core(n: int, seed: int, mix: Mix, provider: str) -> pl.DataFrame:
         "ttl_u",
         "user",
         "feature",
+        "ticket",
+        "body_len",
     ]
     df = df.with_columns(pl.col(content).gather(pl.col("src")), src_ts=pl.col("ts").gather(pl.col("src")))
     # A repeat landing in the same second as its original is pushed one second later.
@@ -203,6 +214,14 @@ def _core(n: int, seed: int, mix: Mix, provider: str) -> pl.DataFrame:
     return df.with_columns(
         uid=pl.format(f"{tag}{{}}{{}}", "hash_tag", pl.col("i").cast(pl.String).str.zfill(9))
     )
+
+
+def _system_text() -> pl.Expr:
+    return pl.format("You are the {} assistant of Example Corp. Answer in English.", "feature")
+
+
+def _user_text() -> pl.Expr:
+    return pl.format("Ticket {}: {}", "ticket", pl.lit(LOREM).str.slice(0, pl.col("body_len")))
 
 
 def openai_frame(n: int, seed: int) -> pl.DataFrame:
@@ -231,6 +250,12 @@ def openai_frame(n: int, seed: int) -> pl.DataFrame:
             completion_tokens_details=pl.struct(reasoning_tokens="reasoning_tokens"),
         ),
         metadata=pl.struct(user="user", feature="feature"),
+        request=pl.struct(
+            messages=pl.concat_list(
+                pl.struct(role=pl.lit("system"), content=_system_text()),
+                pl.struct(role=pl.lit("user"), content=_user_text()),
+            )
+        ),
     )
 
 
@@ -267,6 +292,10 @@ def anthropic_frame(n: int, seed: int) -> pl.DataFrame:
         ),
         created_at=_iso(pl.col("ts")),
         metadata=pl.struct(user_id="user", feature="feature"),
+        request=pl.struct(
+            system=_system_text(),
+            messages=pl.concat_list(pl.struct(role=pl.lit("user"), content=_user_text())),
+        ),
     )
 
 

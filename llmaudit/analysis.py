@@ -15,6 +15,7 @@ import polars as pl
 
 from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
+from llmaudit.duplicates import exact_duplicates
 from llmaudit.errors import UsageError
 from llmaudit.ingest import REJECT_SCHEMA, Mapping, stream_logs
 from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
@@ -122,6 +123,9 @@ def _finish(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
     data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
+    # calls of one second are told apart by read order (a history store has none: its record ids)
+    tie_break = "_seq" if order == "_seq" else "record_id"
+    data["duplicates"] = exact_duplicates(con, "usage", "rates", order=tie_break)
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 

@@ -74,6 +74,44 @@ def openai_app() -> list[str]:
                 }
             )
         )
+    # exact repeats a response cache would have served: one FAQ request four times in an afternoon, and
+    # once more two days later (outside a 24 h cache TTL)
+    for k, hours in enumerate((30.0, 30.5, 31.25, 33.0, 80.0)):
+        when = _ts(hours)
+        lines.append(
+            json.dumps(
+                {
+                    "timestamp": when.isoformat().replace("+00:00", "Z"),
+                    "request_id": f"req_faq_{k}",
+                    "request": {
+                        "model": "gpt-4o",
+                        "messages": [
+                            {"role": "system", "content": "You are Acme's support assistant."},
+                            {"role": "user", "content": "How do I reset my password?"},
+                        ],
+                    },
+                    "response": {
+                        "id": f"chatcmpl-faq-{k}",
+                        "object": "chat.completion",
+                        "created": int(when.timestamp()),
+                        "model": "gpt-4o-2024-08-06",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": "..."},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1800, "completion_tokens": 240, "total_tokens": 2040},
+                    },
+                    "metadata": {
+                        "user": USERS[k % len(USERS)],
+                        "feature": "support-bot",
+                        "project": "web-app",
+                    },
+                }
+            )
+        )
     # a retry storm: the same classify request failing with 429s, then a model nobody priced
     for k in range(6):
         lines.append(

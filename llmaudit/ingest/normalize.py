@@ -153,7 +153,9 @@ def normalized_sql(con: duckdb.DuckDBPyConnection, raw: str) -> str:
         "latency_ms": "try_cast(latency_ms AS DOUBLE)",
         "cost_reported": _money("cost_reported"),
         "api_key_id": redact_secrets("api_key_id"),
-        "prompt_hash": "NULL",
+        # the exact-duplicate key: model id + the request as logged (JSON re-serialized compactly by the
+        # reader, so whitespace differences do not matter; key order and every character do)
+        "prompt_hash": "CASE WHEN request_text <> '' THEN md5(lower(coalesce(model_raw, '')) || chr(10) || request_text) END",
         "prefix_hash": "NULL",
     }
     select = ",\n  ".join(

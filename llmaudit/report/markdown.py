@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmaudit.money import usd
-from llmaudit.report.rows import main_breakdown
+from llmaudit.report.rows import duplicates_summary, main_breakdown
 
 
 def _escape(text: str) -> str:
@@ -34,6 +34,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"Prompt cache: reads saved {usd(cache['read_saving_usd'])}, writes cost {usd(cache['write_premium_usd'])} "
         f"extra, net {usd(cache['net_saving_usd'])}."
     )
+    if "duplicates" in data:
+        lines.append(duplicates_summary(data["duplicates"]))
     keys, rows = main_breakdown(data)
     lines += ["", "| " + " | ".join([*keys, "calls", "cost", "share"]) + " |", "|" + "---|" * (len(keys) + 3)]
     for row in rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmaudit.money import decimal_str
+from llmaudit.money import decimal_str, usd
 
 BREAKDOWN_FIELDS = (
     "calls",
@@ -41,3 +41,20 @@ def flat_rows(keys: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str
             )
         out.append(flat)
     return out
+
+
+def duplicates_summary(dup: dict[str, Any]) -> str:
+    """One sentence on exact repeats, shared by the terminal and Markdown reports."""
+    judged = f"{dup['calls_with_request']:,} of {dup['calls_with_request'] + dup['calls_without_request']:,}"
+    if not dup["calls_with_request"]:
+        return "Exact repeats: no call logged its request, so none can be judged."
+    if not dup["repeat_calls"]:
+        return f"Exact repeats: none among the {judged} successful calls that logged their request."
+    unpriced = f" (+{dup['unpriced_repeats']:,} unpriced)" if dup["unpriced_repeats"] else ""
+    return (
+        f"Exact repeats: {dup['repeat_calls']:,} calls repeated an earlier identical request to the same model "
+        f"({dup['groups']:,} distinct request{'' if dup['groups'] == 1 else 's'}), repriced at {usd(dup['repeat_cost_usd'])}{unpriced}; "
+        f"{dup['repeat_calls_within_window']:,} came within {dup['window_hours']} h of the previous copy: "
+        f"{usd(dup['repeat_cost_within_window_usd'])} a response cache with that TTL would have saved. "
+        f"Judged on the {judged} successful calls that logged their request."
+    )

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llmaudit.money import usd
+from llmaudit.report.rows import duplicates_summary
 
 TOP_ROWS = 15
 
@@ -123,6 +124,34 @@ def _exposure(data: dict[str, Any]) -> Table:
     return table
 
 
+def _duplicates(dup: dict[str, Any]) -> Group:
+    parts: list[Any] = [Text(duplicates_summary(dup))]
+    if dup["top"]:
+        table = Table(title="most expensive repeated requests", title_justify="left")
+        for name in (
+            "model",
+            "feature",
+            "calls",
+            "repeats $",
+            f"≤{dup['window_hours']} h $",
+            "first",
+            "last",
+        ):
+            table.add_column(name, justify="right" if name == "calls" or name.endswith("$") else "left")
+        for row in dup["top"][:5]:
+            table.add_row(
+                Text(str(row["model"] or "—")),
+                Text(str(row["feature"] or "—")),
+                f"{row['calls']:,}",
+                usd(row["repeat_cost_usd"]),
+                usd(row["repeat_cost_within_window_usd"]),
+                f"{row['first']:%m-%d %H:%M}" if row["first"] else "—",
+                f"{row['last']:%m-%d %H:%M}" if row["last"] else "—",
+            )
+        parts.append(table)
+    return Group(*parts)
+
+
 def render_table(data: dict[str, Any], console: Console) -> None:
     parts: list[Any] = [_coverage(data["coverage"]), _totals(data)]
     if "breakdown" in data:
@@ -138,4 +167,6 @@ def render_table(data: dict[str, Any], console: Console) -> None:
             if f"by_{name}" in data:
                 parts.append(_breakdown_table(f"by {name}", [name], data[f"by_{name}"], limit=10))
     parts.append(_exposure(data))
+    if "duplicates" in data:
+        parts.append(_duplicates(data["duplicates"]))
     console.print(Group(*parts))

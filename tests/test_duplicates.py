@@ -1,0 +1,125 @@
+"""Exact duplicates: same model + same logged request; repeats after the first are what a cache saves."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import write
+
+from llmaudit.analysis import analyze
+from llmaudit.ingest import read_logs
+from llmaudit.pricing import price
+
+HOUR = 3600
+T0 = 1772440000  # 2026-03-02
+
+
+def _call(rid: str, at: int, messages, *, model="gpt-4o-2024-08-06", prompt=1000, output=100, **extra) -> str:
+    record = {
+        "id": rid,
+        "object": "chat.completion",
+        "created": at,
+        "model": model,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": output},
+        **({"request": {"messages": messages}} if messages is not None else {}),
+        **extra,
+    }
+    return json.dumps(record)
+
+
+FAQ = [{"role": "user", "content": "How do I reset my password?"}]
+OTHER = [{"role": "user", "content": "How do I delete my account?"}]
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    spaced = '[ {"role": "user",   "content": "How do I reset my password?"} ]'
+    lines = [
+        _call("a1", T0, FAQ),
+        _call("a2", T0 + 2 * HOUR, FAQ, output=300),  # repeat, costlier answer
+        # the same request written with other whitespace: the reader re-serializes it, still a repeat
+        _call("a3", T0 + 3 * HOUR, FAQ).replace(json.dumps(FAQ), spaced),
+        _call("a4", T0 + 50 * HOUR, FAQ),  # a repeat, but 47 h after the previous copy
+        _call("b1", T0 + HOUR, FAQ, model="gpt-4o-mini-2024-07-18"),  # same words, another model
+        _call("c1", T0 + HOUR, OTHER),
+        _call("d1", T0 + 4 * HOUR, None),  # no request logged: cannot be judged
+        # a failed retry of the FAQ: no answer to cache, not a repeat
+        _call("e1", T0 + 5 * HOUR, FAQ, prompt=0, output=0, error={"type": "rate_limit_error"}),
+    ]
+    return write(tmp_path / "calls.jsonl", "\n".join(lines) + "\n")
+
+
+def test_repeats_are_costed_per_call_and_split_by_window(log, catalog):
+    report = analyze(log, catalog=catalog)
+    dup = report.data["duplicates"]
+    priced = price(read_logs(log).calls, catalog)
+    cost = dict(zip(priced["response_id"], priced["cost_usd"], strict=True))
+    assert cost["a2"] != cost["a1"]  # the repeat's own cost counts, not the first call's
+    assert dup["repeat_calls"] == 3 and dup["groups"] == 1
+    assert dup["repeat_cost_usd"] == cost["a2"] + cost["a3"] + cost["a4"]
+    assert dup["repeat_calls_within_window"] == 2
+    assert dup["repeat_cost_within_window_usd"] == cost["a2"] + cost["a3"]
+    assert (dup["calls_with_request"], dup["calls_without_request"]) == (6, 1)
+    (top,) = dup["top"]
+    assert (top["calls"], top["repeats"], top["model"]) == (4, 3, "gpt-4o")
+    assert top["repeat_cost_usd"] == dup["repeat_cost_usd"]
+
+
+def test_a_shorter_window_counts_fewer_repeats(log, catalog):
+    from llmaudit.duplicates import exact_duplicates
+
+    report = analyze(log, catalog=catalog)
+    con = report.workspace.con
+    dup = exact_duplicates(con, "usage", "rates", window_hours=1)
+    assert dup["repeat_calls"] == 3
+    assert dup["repeat_calls_within_window"] == 1  # a3 came one hour after a2
+
+
+def test_history_store_finds_the_same_repeats(log, catalog, tmp_path):
+    from llmaudit.analysis import analyze_history
+    from llmaudit.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.duckdb")
+    report = analyze(log, catalog=catalog)
+    store.add(report.calls)
+    again = analyze_history(store, catalog=catalog).data["duplicates"]
+    assert {k: v for k, v in again.items() if k != "top"} == {
+        k: v for k, v in report.data["duplicates"].items() if k != "top"
+    }
+
+
+def test_no_request_text_means_nothing_judged(tmp_path, catalog):
+    path = write(tmp_path / "bare.jsonl", _call("x", T0, None) + "\n" + _call("y", T0 + 1, None) + "\n")
+    dup = analyze(path, catalog=catalog).data["duplicates"]
+    assert (dup["calls_with_request"], dup["repeat_calls"], dup["repeat_cost_usd"]) == (0, 0, Decimal(0))
+
+
+def _generator():
+    path = Path(__file__).parent.parent / "bench" / "generate.py"
+    spec = importlib.util.spec_from_file_location("bench_generate", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["bench_generate"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic"])
+def test_every_planted_repeat_is_found(tmp_path, fmt):
+    """The benchmark's planted repeats, counted independently from the generated frame with polars."""
+    generate = _generator()
+    out = tmp_path / f"g.{fmt}.jsonl"
+    generate.write(fmt, 20_000, 3, out)
+    frame = pl.read_ndjson(out)
+    key = frame.select("model", pl.col("request").struct.json_encode())
+    planted = frame.height - key.n_unique()
+    assert planted > 0.2 * frame.height
+    dup = analyze(out).data["duplicates"]
+    assert dup["calls_with_request"] == frame.height
+    assert dup["repeat_calls"] == planted
+    assert dup["groups"] == key.filter(key.is_duplicated()).n_unique()
