@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from llmaudit.errors import InputError, UsageError
 from llmaudit.ingest.normalize import model_lookup
 from llmaudit.schema import CALL_SCHEMA, conform
 
+# not spooled (see `add_chunk`): null in `calls`
+TEXT_COLUMNS = ("request_text", "response_text")
 # DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
 DEFAULT_MEMORY_LIMIT = "512MB"
 
@@ -70,35 +73,43 @@ class Workspace:
         for view in ("rejects", "skipped"):
             self.con.execute(f"CREATE VIEW {view} AS SELECT * FROM no_rows")
         self._files = 0
+        self._lock = threading.Lock()
         self._sealed = True
         self.rows = 0  # calls in `calls` (known once sealed)
 
     def close(self) -> None:
         self._finalizer()
 
-    def _next_file(self) -> str:
-        self._files += 1
-        self._sealed = False
-        return quote_literal(str(self.spool / f"{self._files - 1:06d}.parquet"))
+    def _next_file(self) -> Path:
+        with self._lock:  # chunks arrive from the reader's worker threads
+            self._files += 1
+            self._sealed = False
+            return self.spool / f"{self._files - 1:06d}.parquet"
 
     def add_chunk(self, con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
         """Spool one normalized chunk (a `stream_logs` sink: calls, skipped and rejected rows with `_kind`,
-        `_reason` and `_seq`), written by DuckDB straight from the reader's query; returns its rows."""
+        `_reason` and `_seq`), written by DuckDB straight from the reader's query; returns its rows. The
+        request and response texts stay out: every analysis reads `prompt_hash` instead, and the spool
+        is then a third of the size. A chunk whose query fails leaves no file behind."""
+        target = self._next_file()
         try:
             return con.execute(  # COPY answers with the number of rows it wrote
-                f"COPY ({select_sql}) TO {self._next_file()} (FORMAT parquet, COMPRESSION lz4)"
+                f"COPY (SELECT * EXCLUDE (request_text, response_text) FROM ({select_sql})) "
+                f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION lz4)"
             ).fetchone()[0]
-        except duckdb.OutOfMemoryException:
-            raise
         except duckdb.IOException as exc:
+            target.unlink(missing_ok=True)
             raise InputError(f"cannot write the workspace in {self.directory}: {exc}") from None
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
 
     def add_relation(self, select_sql: str) -> int:
         """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
         by DuckDB itself."""
-        target = self._next_file()
+        target = quote_literal(str(self._next_file()))
         return self.con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT *, 'call' AS _kind, NULL::VARCHAR AS _reason, "
+            f"COPY (SELECT * EXCLUDE (request_text, response_text), 'call' AS _kind, NULL::VARCHAR AS _reason, "
             f"({self._files - 1}::BIGINT << 44) + row_number() OVER () AS _seq FROM ({select_sql})) "
             f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
         ).fetchone()[0]
@@ -121,7 +132,11 @@ class Workspace:
         con.execute("CREATE OR REPLACE TABLE model_ids AS SELECT * FROM _model_ids")
         con.unregister("_model_ids")
         columns = ", ".join(
-            "coalesce(s.model, m.model) AS model" if c == "model" else f"s.{quote_identifier(c)}"
+            "coalesce(s.model, m.model) AS model"
+            if c == "model"
+            else f"NULL::VARCHAR AS {c}"
+            if c in TEXT_COLUMNS
+            else f"s.{quote_identifier(c)}"
             for c in CALL_SCHEMA
         )
         con.execute(f"""

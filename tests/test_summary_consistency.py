@@ -83,7 +83,11 @@ def test_anchor_logs_summary_matches_priced_calls(anchors):
 def test_workspace_path_equals_in_memory_reader():
     report = analyze(SAMPLE_LOGS)
     ingest = read_logs(SAMPLE_LOGS)
-    facts = [c for c in ingest.calls.columns if c not in ("model", "provider")]  # pricing canonicalizes these
+    # pricing canonicalizes model and provider; the workspace does not keep request/response texts
+    texts = ("request_text", "response_text")
+    facts = [c for c in ingest.calls.columns if c not in ("model", "provider", *texts)]
+    assert report.calls.select(pl.col(texts).is_null().all()).row(0) == (True, True)
+    assert ingest.calls["request_text"].is_not_null().any()
     streamed = report.calls.select(facts).sort("record_id")
     assert streamed.equals(ingest.calls.select(facts).sort("record_id"))
     assert report.rejects.equals(ingest.rejects)

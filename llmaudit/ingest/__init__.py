@@ -6,22 +6,32 @@ rows_read = calls + collapsed + skipped + rejected, where collapsed rows are ext
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
+import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
+    COMPRESSED,
+    Block,
     LineBatch,
     LogSource,
     discover,
+    iter_blocks,
     iter_lines,
     json_document_lines,
     logical_suffix,
@@ -40,7 +50,7 @@ from llmaudit.ingest.registry import (
     sniff_objects,
 )
 from llmaudit.ingest.spec import JsonReader
-from llmaudit.ingest.sqlbuild import reader_sql
+from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql
 from llmaudit.schema import CALL_SCHEMA, conform
 
 __all__ = [
@@ -77,25 +87,40 @@ class IngestResult:
 
 
 CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk in flight (peak RSS)
+# JSONL files at least this large (on disk; compressed ones count 8x) are read block by block by DuckDB's
+# own JSON reader, blocks in parallel; smaller ones share numbered-lines chunks with other small files
+BLOCK_READ_MIN_BYTES = 4 << 20
+
+
+@dataclass
+class _JsonSource:
+    """A JSON/JSONL file whose format is known: either a whole document's records (`batches`) or the
+    numbered blocks of a JSONL file (`blocks`)."""
+
+    reader: JsonReader
+    batches: Iterator[LineBatch] | None = None
+    blocks: Iterator[Block] | None = None
 
 
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(reader, line batches) for one JSON/JSONL file, or (None, rows) when its format is unknown.
+    """A _JsonSource for one JSON/JSONL file, or the number of its non-blank rows when its format is
+    unknown.
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
     path = source.path
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
     document = json_document_lines(source.read_all()) if is_document else None
-    batches: Iterator[LineBatch] = (
-        iter([document]) if document is not None else read_ahead(iter_lines(source, CHUNK_LINES))
-    )
-    first = next(batches, LineBatch(numbered(pa.array([], pa.string()))))
-    reader = forced or sniff(_sample_texts(first), readers)
+    if document is not None:
+        reader = forced or sniff(_sample_texts(document), readers)
+        return _JsonSource(reader, batches=iter([document])) if reader else _non_blank(document)
+    blocks = iter_blocks(source.blocks())
+    first = next(blocks, None)
+    reader = forced or sniff(_block_sample(first), readers)
+    rest = itertools.chain([first], blocks) if first is not None else iter(())
     if reader is None:
-        rows = [first, *batches]
-        return None, sum(_non_blank(batch) for batch in rows)
-    return reader, itertools.chain([first], batches)
+        return sum(_non_blank(block.line_batch()) for block in rest)
+    return _JsonSource(reader, blocks=rest)
 
 
 def _sample_texts(batch: LineBatch) -> list[str]:
@@ -103,8 +128,23 @@ def _sample_texts(batch: LineBatch) -> list[str]:
     return [t for t in texts if t.strip()][:SNIFF_SAMPLE]
 
 
+def _block_sample(block: Block | None) -> list[str]:
+    """The first non-blank lines of a file's first block, decoded (for sniffing)."""
+    if block is None:
+        return []
+    lines = block.data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 4 * SNIFF_SAMPLE)[: 4 * SNIFF_SAMPLE]
+    texts = [line.decode("utf-8", errors="replace").strip() for line in lines]
+    return [t for t in texts if t][:SNIFF_SAMPLE]
+
+
 def _non_blank(batch: LineBatch) -> int:
     return sum(1 for t in batch.lines.column("text").to_pylist() if t.strip())
+
+
+def _block_read(path: Path, reader: JsonReader) -> bool:
+    """Read this file block by block with DuckDB's JSON reader (see BLOCK_READ_MIN_BYTES)?"""
+    size = path.stat().st_size * (8 if path.suffix.lower() in COMPRESSED else 1)
+    return reader.row_local and size >= BLOCK_READ_MIN_BYTES
 
 
 def _read_csv_file(path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool):
@@ -190,43 +230,125 @@ class StreamCounts:
 
 
 class _Chunker:
-    """Runs reader + normalization SQL over numbered lines, one chunk at a time, handing each chunk to the
-    sink; many small files of one format share one chunk (one query), big files stream alone."""
+    """Runs reader + normalization SQL over the input, one chunk at a time, handing each chunk to the sink.
+
+    Chunks are queries run by a small pool of threads, each on its own DuckDB cursor (DuckDB releases the
+    GIL), so reading and splitting the next block overlaps parsing the current ones and every core parses.
+    A big JSONL file is cut into blocks that DuckDB's JSON reader parses straight from a scratch file (one
+    parse per line, no line splitting in Arrow); a block it cannot read exactly as the numbered-lines path
+    would (a blank line, a malformed or non-object line, a record without a source key) is read as
+    numbered lines instead. Many small files of one format share one numbered-lines chunk (one query)."""
 
     def __init__(self, sink: ChunkSink):
         self.sink = sink
         self.con = connect()
         self.con.execute("SET preserve_insertion_order = false")  # `_seq` keeps the read order
-        self.files: list[tuple[int, str, int | None]] = []
+        self.files: list[str] = []
         self.pending: dict[str, tuple[JsonReader, list[pa.Table]]] = {}
+        self.torn: dict[int, int] = {}  # file_no -> its torn last line
         self.rows = 0
+        self.workers = min(4, max(2, os.cpu_count() or 2))
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmaudit-chunk")
+        self.jobs: collections.deque[Future[int]] = collections.deque()
+        self.local = threading.local()
+        self.names = itertools.count()
+        self.scratch: Path | None = None
 
     def add_file(self, path: Path) -> int:
-        self.files.append((len(self.files), str(path), None))
+        self.files.append(str(path))
         return len(self.files) - 1
 
-    def _run(self, raw_sql: str, source: str, table: pa.Table) -> None:
-        self.con.register(source, table)
-        files = pa.table(
+    # --- jobs (on the pool) ---
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self.local, "cursor", None)
+        if cursor is None:
+            cursor = self.local.cursor = self.con.cursor()
+        return cursor
+
+    def _files_table(self, file_nos: list[int]) -> pa.Table:
+        return pa.table(
             {
-                "file_no": pa.array([f[0] for f in self.files], pa.int64()),
-                "source_file": pa.array([f[1] for f in self.files], pa.string()),
-                "torn_line": pa.array([f[2] for f in self.files], pa.int64()),
+                "file_no": pa.array(file_nos, pa.int64()),
+                "source_file": pa.array([self.files[n] for n in file_nos], pa.string()),
+                "torn_line": pa.array([self.torn.get(n) for n in file_nos], pa.int64()),
             }
         )
-        self.con.register("files_in", files)
+
+    def _run(self, tables: dict[str, pa.Table], raw_sql: Callable[[dict[str, str]], str]) -> int:
+        """Normalize a reader query over Arrow tables, registered on this thread's cursor under unique
+        names (`raw_sql` gets them by key)."""
+        cursor = self._cursor()
+        names = {key: f"{key}_{next(self.names)}" for key in tables}
+        for key, table in tables.items():
+            cursor.register(names[key], table)
         try:
-            self.rows += self.sink(self.con, normalized_sql(self.con, f"({raw_sql})"))
+            return self.sink(cursor, normalized_sql(cursor, f"({raw_sql(names)})"))
         finally:
-            self.con.unregister(source)
-            self.con.unregister("files_in")
+            for name in names.values():
+                cursor.unregister(name)
+
+    def _lines_job(self, reader: JsonReader, lines: pa.Table) -> int:
+        file_nos = pc.unique(lines.column("file_no")).to_pylist()
+        return self._run(
+            {"lines": lines, "files": self._files_table(file_nos)},
+            lambda names: reader_sql(reader, names["lines"], names["files"]),
+        )
+
+    def _block_job(self, reader: JsonReader, file_no: int, block: Block, path: Path) -> int:
+        """Parse a clean block straight from its scratch file; on a line DuckDB's reader refuses, read the
+        block as numbered lines (the same rows, with each bad line's reason)."""
+        try:
+            parsed = parsed_file_sql(reader, str(path), file_no, self.files[file_no], block.first_line)
+            cursor = self._cursor()
+            try:
+                rows = self.sink(cursor, normalized_sql(cursor, f"({reader_sql(reader, parsed)})"))
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                return self._lines_job(reader, _with_file(block.line_batch(), file_no))
+        finally:
+            path.unlink(missing_ok=True)
+        if rows != block.lines:  # a clean block gives one row per line; anything else is a bug, not data
+            raise RuntimeError(
+                f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {block.lines} lines"
+            )
+        return rows
+
+    # --- submitting (from the reading thread) ---
+
+    def _submit(self, job, *args) -> None:
+        while len(self.jobs) > self.workers:  # bounded: at most a block or chunk per worker waiting
+            self.rows += self.jobs.popleft().result()
+        self.jobs.append(self.pool.submit(job, *args))
+
+    def _scratch_file(self, data: bytes) -> Path:
+        if self.scratch is None:
+            try:
+                self.scratch = Path(tempfile.mkdtemp(prefix="llmaudit-blocks-"))
+            except OSError as exc:
+                raise InputError(
+                    f"cannot create a temporary folder in {tempfile.gettempdir()} ({exc}); "
+                    "point TMPDIR at a writable folder"
+                ) from None
+        path = self.scratch / f"{next(self.names)}.jsonl"
+        path.write_bytes(data)
+        return path
+
+    def blocks(self, reader: JsonReader, file_no: int, blocks: Iterator[Block]) -> None:
+        """A big JSONL file, block by block (read and counted on a thread while the pool parses)."""
+        for block in read_ahead(blocks):
+            if block.torn_line is not None:
+                self.torn[file_no] = block.torn_line
+            if block.is_clean():
+                self._submit(self._block_job, reader, file_no, block, self._scratch_file(block.data))
+            else:
+                self._submit(self._lines_job, reader, _with_file(block.line_batch(), file_no))
 
     def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
         if batch.torn_line is not None:
-            self.files[file_no] = (file_no, self.files[file_no][1], batch.torn_line)
-        table = batch.lines.append_column("file_no", _repeat(file_no, batch.height))
+            self.torn[file_no] = batch.torn_line
+        table = _with_file(batch, file_no)
         if batch.height >= CHUNK_LINES:
-            self._run(reader_sql(reader, "lines_in", "files_in"), "lines_in", table)
+            self._submit(self._lines_job, reader, table)
             return
         _, tables = self.pending.setdefault(reader.name, (reader, []))
         tables.append(table)
@@ -236,27 +358,38 @@ class _Chunker:
     def flush(self, name: str) -> None:
         reader, tables = self.pending.pop(name)
         # one contiguous table: thousands of per-file chunks would make every later step pay per chunk
-        lines = pa.concat_tables(tables).combine_chunks()
-        self._run(reader_sql(reader, "lines_in", "files_in"), "lines_in", lines)
+        self._submit(self._lines_job, reader, pa.concat_tables(tables).combine_chunks())
 
     def generic_csv(self, file_no: int, raw: pl.DataFrame) -> None:
         """A generic CSV, already in the raw layer: stable ids are the source key when present (re-exports
         collapse), else file + line + text."""
-        file = quote_literal(self.files[file_no][1])
+        file = quote_literal(self.files[file_no])
         sql = f"""
             SELECT * EXCLUDE (text), NULL::VARCHAR AS reason, {file_no}::BIGINT AS file_no,
                    {file} AS source_file, 0 AS _elem,
                    md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
                             ELSE {file} || '|' || line || '|' || md5(text) END) AS record_id
-            FROM raw_in"""
-        self._run(sql, "raw_in", raw.to_arrow())
+            FROM """
+        self._submit(self._run, {"raw": raw.to_arrow()}, lambda names: sql + names["raw"])
 
-    def close(self) -> None:
+    def close(self, completed: bool = True) -> None:
+        """Run what is pending and wait for every job (`completed`), or drop it all (an error elsewhere);
+        the first failed job's error is raised."""
         try:
-            for name in list(self.pending):
-                self.flush(name)
+            if completed:
+                for name in list(self.pending):
+                    self.flush(name)
+                while self.jobs:
+                    self.rows += self.jobs.popleft().result()
         finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.con.close()
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _with_file(batch: LineBatch, file_no: int) -> pa.Table:
+    return batch.lines.append_column("file_no", _repeat(file_no, batch.height))
 
 
 def _repeat(value: int, times: int) -> pa.Array:
@@ -279,6 +412,7 @@ def stream_logs(
     readers, forced, forced_csv = _resolve_format(format, mapping)
     counts = StreamCounts()
     chunker = _Chunker(sink)
+    completed = False
     try:
         for path in discover(paths):
             source = open_source(path)
@@ -287,7 +421,12 @@ def stream_logs(
                     path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
                 )
             else:
-                found, payload = _read_json_file(source, readers, forced or forced_csv)
+                json_source = _read_json_file(source, readers, forced or forced_csv)
+                found, payload = (
+                    (json_source.reader, json_source)
+                    if isinstance(json_source, _JsonSource)
+                    else (None, json_source)
+                )
             if found is None:
                 counts.unknown_files[str(path)] = payload
                 continue
@@ -297,10 +436,18 @@ def stream_logs(
                 chunker.generic_csv(file_no, payload)
                 continue
             counts.files[str(path)] = found.name
+            if isinstance(payload, _JsonSource) and payload.blocks is not None:
+                if _block_read(path, found):
+                    chunker.blocks(found, file_no, payload.blocks)
+                    continue
+                payload = read_ahead(iter_lines(payload.blocks, CHUNK_LINES))
+            elif isinstance(payload, _JsonSource):
+                payload = payload.batches
             for batch in payload:
                 chunker.lines(found, file_no, batch)
+        completed = True
     finally:
-        chunker.close()
+        chunker.close(completed)
     counts.rows_read = chunker.rows
     if not counts.files:
         unknown = counts.unknown_files

@@ -93,6 +93,12 @@ class JsonReader:
             return ()
         return (self.explode,) if isinstance(self.explode, str) else tuple(self.explode)
 
+    @property
+    def row_local(self) -> bool:
+        """Each line is read on its own (no array explosion, no window over earlier lines): a file can
+        then be read in independent blocks by DuckDB's own JSON reader (`sqlbuild.parsed_file_sql`)."""
+        return self.explode is None and not any(" OVER (" in expr for expr in self.exprs.values())
+
     def all_paths(self) -> set[str]:
         import re
 

@@ -81,18 +81,56 @@ def _not_object_reason() -> str:
     return f"'not a JSON object (a JSON ' || {kinds} || ')'"
 
 
+NO_TEXT = "a record without a source key needs its text for a stable id"
 # a line of nothing but whitespace is not a record (and not a reject); ascii() first keeps the test cheap
 _BLANK = "(l.text = '' OR (ascii(l.text) IN (9, 11, 12, 13, 32) AND trim(l.text, chr(9) || chr(11) || chr(12) || chr(13) || ' ') = ''))"
 
 
-def reader_sql(reader: JsonReader, source: str, files: str) -> str:
-    """One pass over `source(line, text, file_no)` — numbered lines of one or many files, blank ones
-    included — and `files(file_no, source_file, torn_line)`, giving a reject `reason` for lines that are not
-    JSON objects, and for the others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`, `line`,
-    `file_no`, `source_file` and `_elem` (the element's index in an exploding reader, else 0). Blank lines
-    give no row. Each line is parsed once for validity and once into a STRUCT; the text is not returned.
-    `torn_line` is a file's last line when the file does not end with a newline."""
-    shape = _record_shape(reader)
+def struct_ddl(shape: dict | list | str) -> str:
+    """The DuckDB type of a json_transform shape: read_json's `columns` take types, not shapes."""
+    if isinstance(shape, str):
+        return shape
+    if isinstance(shape, list):
+        return f"{struct_ddl(shape[0])}[]"
+    return "STRUCT(" + ", ".join(f"{quote_identifier(k)} {struct_ddl(v)}" for k, v in shape.items()) + ")"
+
+
+def parsed_lines_sql(reader: JsonReader, source: str, files: str) -> str:
+    """`source(line, text, file_no)` (numbered lines of one or many files, blank ones included) joined to
+    `files(file_no, source_file, torn_line)`, each non-blank line checked and parsed once into the reader's
+    STRUCT `r`; the columns `reader_sql` reads."""
+    shape_literal = quote_literal(json.dumps(_record_shape(reader)))
+    return f"""
+    SELECT line, text, file_no, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
+           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
+    FROM (SELECT l.line, l.text, l.file_no, f.source_file, coalesce(l.line = f.torn_line, false) AS torn,
+                 json_valid(l.text) AS _valid
+          FROM {source} l JOIN {files} f ON f.file_no = l.file_no
+          WHERE NOT {_BLANK})"""
+
+
+def parsed_file_sql(
+    reader: JsonReader, path: str, file_no: int, source_file: str, first_line: int = 1
+) -> str:
+    """The columns of `parsed_lines_sql` for a whole JSONL file read by DuckDB itself (on every core, one
+    parse per line, no text handed over from Python). Valid only for a clean file: DuckDB skips blank lines
+    and stops at the first line that is not a JSON object, so the caller checks that it read one record
+    per physical line (then the row number is the line number) and falls back to numbered lines otherwise.
+    `path` may hold a block of a larger file whose first line is `first_line`. The text is not read, so `record_id` is null for records without a source key."""
+    return f"""
+    SELECT row_number() OVER () + {int(first_line) - 1} AS line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no,
+           {quote_literal(source_file)} AS source_file, false AS torn, true AS _valid, true AS _is_object, r
+    FROM read_json({quote_literal(path)}, format = 'newline_delimited', records = false,
+                   columns = {{r: {quote_literal(struct_ddl(_record_shape(reader)))}}})"""
+
+
+def reader_sql(reader: JsonReader, source: str, files: str | None = None) -> str:
+    """One pass over parsed records giving a reject `reason` for lines that are not JSON objects, and for
+    the others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`, `line`, `file_no`,
+    `source_file` and `_elem` (the element's index in an exploding reader, else 0). `source` is a relation
+    of numbered lines (with `files`: see `parsed_lines_sql`) or, without `files`, a parsed SELECT
+    (`parsed_file_sql`). Blank lines give no row; the text is not returned. `torn_line` is a file's last
+    line when the file does not end with a newline."""
     levels = reader.explode_levels()
     root = "r" if not levels else "e"
     parent = "r" if len(levels) < 2 else f"_x{len(levels) - 1}"
@@ -110,7 +148,6 @@ def reader_sql(reader: JsonReader, source: str, files: str) -> str:
         else:
             expr = "NULL"
         columns.append(f"  ({expr})::VARCHAR AS {name}")
-    shape_literal = quote_literal(json.dumps(shape))
     torn = "WHEN torn THEN 'truncated last line (file does not end with a newline)'"
     reason = f"CASE WHEN _is_object THEN NULL WHEN _valid THEN {_not_object_reason()} {torn} ELSE 'malformed JSON' END"
     fields = ",\n".join(columns)
@@ -118,18 +155,15 @@ def reader_sql(reader: JsonReader, source: str, files: str) -> str:
     fmt = (
         f"CASE WHEN reason IS NULL THEN source_format ELSE {quote_literal(reader.name)} END AS source_format"
     )
-    parsed = f"""
-    SELECT line, text, file_no, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
-           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
-    FROM (SELECT l.line, l.text, l.file_no, f.source_file, coalesce(l.line = f.torn_line, false) AS torn,
-                 json_valid(l.text) AS _valid
-          FROM {source} l JOIN {files} f ON f.file_no = l.file_no
-          WHERE NOT {_BLANK})"""
+    parsed = parsed_lines_sql(reader, source, files) if files is not None else source
+    # without the text (a parsed file) a record without a source key cannot get its stable id: the query
+    # fails and the caller reads the block as numbered lines instead
+    by_text = "md5(text)" if files is not None else f"error({quote_literal(NO_TEXT)})::VARCHAR"
     if reader.explode is None:
         return f"""
 SELECT * EXCLUDE (text, source_format), {fmt}, 0 AS _elem,
        md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                ELSE source_file || '|' || line || '|' || md5(text) END) AS record_id
+                ELSE source_file || '|' || line || '|' || {by_text} END) AS record_id
 FROM (
   SELECT line, text, file_no, source_file, {reason} AS reason,
 {fields}

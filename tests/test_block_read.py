@@ -1,0 +1,160 @@
+"""Big JSONL files are read block by block by DuckDB's own JSON reader; every row must come out exactly as
+the numbered-lines path gives it (same ids, lines, values, rejects), whatever the blocks hold."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+import llmaudit.ingest as ingest
+import llmaudit.ingest.files as files
+from llmaudit.ingest import read_logs
+from llmaudit.ingest.files import Block, iter_blocks
+
+SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+
+
+def _read(paths, monkeypatch, *, blocks: bool, block_bytes: int = 1 << 20):
+    """read_logs with block reading forced on (every JSONL file, blocks of `block_bytes`) or off."""
+    monkeypatch.setattr(ingest, "BLOCK_READ_MIN_BYTES", 0 if blocks else 1 << 62)
+    monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    return read_logs(paths)
+
+
+def _spy_block_jobs(monkeypatch) -> dict[str, int]:
+    """Counts blocks parsed by DuckDB's reader and blocks that fell back to numbered lines."""
+    seen = {"parsed": 0, "fallback": 0}
+    job, lines = ingest._Chunker._block_job, ingest._Chunker._lines_job
+
+    def block_job(self, *args):
+        seen["parsed"] += 1
+        return job(self, *args)
+
+    def lines_job(self, *args):
+        seen["fallback"] += 1
+        return lines(self, *args)
+
+    monkeypatch.setattr(ingest._Chunker, "_block_job", block_job)
+    monkeypatch.setattr(ingest._Chunker, "_lines_job", lines_job)
+    return seen
+
+
+def _same(a, b) -> None:
+    assert a.calls.sort("record_id").equals(b.calls.sort("record_id"))
+    assert a.rejects.equals(b.rejects) and a.skipped.equals(b.skipped)
+    assert (a.rows_read, a.collapsed, a.files) == (b.rows_read, b.collapsed, b.files)
+
+
+@pytest.mark.parametrize("block_bytes", [300, 1 << 20])
+def test_sample_logs_read_by_blocks_equal_numbered_lines(monkeypatch, block_bytes):
+    lines = _read(SAMPLE_LOGS, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    blocks = _read(SAMPLE_LOGS, monkeypatch, blocks=True, block_bytes=block_bytes)
+    assert seen["parsed"] > 0  # the block path really ran
+    _same(blocks, lines)
+
+
+def test_anchor_logs_read_by_blocks_equal_numbered_lines(anchors, monkeypatch):
+    logs = anchors / "logs"
+    _same(_read(logs, monkeypatch, blocks=True, block_bytes=4096), _read(logs, monkeypatch, blocks=False))
+
+
+GOOD = '{"id": "c%d", "object": "chat.completion", "created": 1741000000, "model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}'
+
+
+@pytest.mark.parametrize(
+    "bad, reason, falls_back",
+    [
+        ("", None, True),  # a blank line: read_json would skip it, so the block is read as numbered lines
+        ("  \t", None, True),
+        ("{not json", "malformed JSON", True),
+        ("[1, 2]", "not a JSON object (a JSON array)", True),
+        # a bad value parses: the normalization rejects it, in the block
+        (
+            '{"id": "x", "usage": {"prompt_tokens": "abc"}, "model": "gpt-4o-mini", "object": "chat.completion"}',
+            "input tokens is not a non-negative whole number: abc",
+            False,
+        ),
+    ],
+)
+def test_a_dirty_block_falls_back_to_numbered_lines(tmp_path, monkeypatch, bad, reason, falls_back):
+    lines = [GOOD % n for n in range(1, 40)]
+    lines[20] = bad
+    path = write(tmp_path / "log.jsonl", "\n".join(lines) + "\n")
+    expected = _read(path, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=1000)
+    _same(got, expected)
+    # only the dirty block fell back (a blank line never reaches DuckDB's reader; a bad line fails there)
+    assert seen["parsed"] > 1 and seen["fallback"] == int(falls_back)
+    if reason is not None:
+        assert got.rejects.select("line", "reason").rows() == [(21, reason)]
+
+
+def test_records_without_a_source_key_fall_back_for_their_text(tmp_path, monkeypatch):
+    """Keyless records are identified by file, line and text: a parsed block has no text, so it is read as
+    numbered lines, and ids equal those of the numbered-lines path."""
+    record = {
+        "timestamp": "2026-03-01T00:00:00Z",
+        "model": "gpt-4o-mini",
+        "input_tokens": 5,
+        "output_tokens": 1,
+    }
+    path = write(tmp_path / "generic.jsonl", "\n".join(json.dumps(record) for _ in range(30)) + "\n")
+    expected = _read(path, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=500)
+    _same(got, expected)
+    assert got.calls["record_id"].n_unique() == 30 and seen["fallback"] == seen["parsed"]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_blocks_keep_line_numbers_crlf_bom_and_the_torn_last_line(tmp_path, monkeypatch, compress):
+    lines = [GOOD % n for n in range(1, 60)] + ["{not json", GOOD % 99, '{"id": "c10']
+    text = "\ufeff" + "\r\n".join(lines)  # BOM, CRLF, no break after the torn last line
+    path = tmp_path / ("log.jsonl.gz" if compress else "log.jsonl")
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+    got = _read(path, monkeypatch, blocks=True, block_bytes=700)
+    assert got.calls["source_line"].sort().to_list() == [*range(1, 60), 61]
+    assert got.rejects.select("line", "reason").rows() == [
+        (60, "malformed JSON"),
+        (62, "truncated last line (file does not end with a newline)"),
+    ]
+    _same(got, _read(path, monkeypatch, blocks=False))
+
+
+def test_block_counts_lines_as_arrow_numbers_them():
+    data = b'{"a":1}\r\n{"a":2}\r{"a":3}\n\n{"a":4}'  # CRLF, a lone CR, a blank line, no final break
+    (block,) = iter_blocks(iter([data]))
+    assert (block.first_line, block.lines, block.last, block.torn_line) == (1, 5, True, 5)
+    assert block.line_batch().lines.num_rows == 5 and not block.is_clean()
+
+
+@pytest.mark.parametrize(
+    "data, clean",
+    [
+        (b'{"a":1}\n{"a":2}\n', True),
+        (b'{"a":1}\r\n{"a":2}', True),
+        (b'\xef\xbb\xbf{"a":1}\n', True),
+        (b'{"a":1}\n\n{"a":2}\n', False),
+        (b'\n{"a":1}\n', False),
+        (b'\xef\xbb\xbf\n{"a":1}\n', False),
+        (b'{"a":1}\n \f\n', False),
+        (b'{"a":1}\n  ', False),
+        (b'{"a":1}\r{"a":2}\n', False),
+    ],
+)
+def test_a_block_is_clean_when_every_line_is_a_candidate_record(data, clean):
+    assert Block(data, 1, data.count(b"\n") + 1, True).is_clean() is clean
+
+
+def test_block_ids_do_not_depend_on_block_size(tmp_path, monkeypatch):
+    path = write(tmp_path / "log.jsonl", "\n".join(GOOD % n for n in range(1, 200)) + "\n")
+    small = _read(path, monkeypatch, blocks=True, block_bytes=600)
+    large = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
+    _same(small, large)
+    assert sorted(small.calls["source_line"].to_list()) == list(range(1, 200))
