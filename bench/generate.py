@@ -226,7 +226,11 @@ def _user_text() -> pl.Expr:
 
 def openai_frame(n: int, seed: int) -> pl.DataFrame:
     """OpenAI chat.completion objects, one per row, ready for write_ndjson."""
-    df = _core(n, seed, OPENAI, "openai")
+    return _openai_rows(_core(n, seed, OPENAI, "openai"))
+
+
+def _openai_rows(df: pl.DataFrame) -> pl.DataFrame:
+    """Core rows -> chat.completion objects (row by row: any slice of the core renders the same rows)."""
     flex = pl.lit(list(OPENAI.flex), dtype=pl.List(pl.String))
     odd = pl.col("tier_u") < ODD_TIER_SHARE
     tier = (
@@ -261,7 +265,10 @@ def openai_frame(n: int, seed: int) -> pl.DataFrame:
 
 def anthropic_frame(n: int, seed: int) -> pl.DataFrame:
     """Anthropic Messages objects; `input_tokens` excludes cache reads and writes, as the API reports it."""
-    df = _core(n, seed, ANTHROPIC, "anthropic")
+    return _anthropic_rows(_core(n, seed, ANTHROPIC, "anthropic"))
+
+
+def _anthropic_rows(df: pl.DataFrame) -> pl.DataFrame:
     cw, u = pl.col("cache_write"), pl.col("ttl_u")
     # Cache writes: 70% all 5-minute TTL, 20% all 1-hour, 10% split between the two.
     five_m = pl.when(u < 0.7).then(cw).when(u < 0.9).then(0).otherwise(cw // 2)
@@ -301,7 +308,10 @@ def anthropic_frame(n: int, seed: int) -> pl.DataFrame:
 
 def csv_frame(n: int, seed: int) -> pl.DataFrame:
     """Generic gateway CSV rows; input_tokens includes cached_tokens."""
-    df = _core(n, seed, GENERIC, "csv")
+    return _csv_rows(_core(n, seed, GENERIC, "csv"))
+
+
+def _csv_rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(
         timestamp=_iso(pl.col("ts")),
         model="model",
@@ -319,17 +329,30 @@ def _iso(unix_s: pl.Expr) -> pl.Expr:
 
 
 FRAMES = {"openai": openai_frame, "anthropic": anthropic_frame, "csv": csv_frame}
+# format -> (model mix, provider tag, core rows -> output rows)
+RENDER = {
+    "openai": (OPENAI, "openai", _openai_rows),
+    "anthropic": (ANTHROPIC, "anthropic", _anthropic_rows),
+    "csv": (GENERIC, "csv", _csv_rows),
+}
+# rows rendered to text at a time: the numeric core of 10M calls fits in memory, their text (7 GB) does not
+WRITE_SLICE = 500_000
 
 
 def write(fmt: str, n: int, seed: int, out: Path) -> None:
-    """Write one single-format file; gzip when the name ends in .gz."""
-    df = FRAMES[fmt](n, seed)
+    """Write one single-format file; gzip when the name ends in .gz. The core columns are built for all
+    rows at once (repeats copy earlier rows, timestamps are sorted), the text slice by slice."""
+    mix, provider, render = RENDER[fmt]
+    core = _core(n, seed, mix, provider)
     out.parent.mkdir(parents=True, exist_ok=True)
-    compression = "gzip" if out.name.endswith(".gz") else "uncompressed"
-    if fmt == "csv":
-        df.write_csv(out, compression=compression, check_extension=False)
-    else:
-        df.write_ndjson(out, compression=compression, check_extension=False)
+    opener = gzip.open if out.name.endswith(".gz") else open
+    with opener(out, "wb") as fh:  # type: ignore[operator]
+        for start in range(0, max(n, 1), WRITE_SLICE):
+            rows = render(core.slice(start, WRITE_SLICE))
+            if fmt == "csv":
+                rows.write_csv(fh, include_header=start == 0)
+            else:
+                rows.write_ndjson(fh)
 
 
 def mixed_paths(out: Path) -> list[tuple[str, Path]]:

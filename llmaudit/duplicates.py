@@ -29,8 +29,22 @@ def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment is not None else None
 
 
+# the calls a response cache could have answered: successful calls (a cache serves answers, not errors)
+CACHEABLE = "row_kind = 'call' AND status = 'ok'"
+
+
+def repeated_calls_sql(calls: str) -> str:
+    """The calls of relation `calls` whose request was sent more than once: the only ones the duplicate
+    report needs priced (a cheap hash aggregate of one column first, so pricing skips all other calls)."""
+    return f"""
+        SELECT * FROM {calls} WHERE prompt_hash IN (
+          SELECT prompt_hash FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
+          GROUP BY 1 HAVING count(*) > 1)"""
+
+
 def exact_duplicates(
     con: duckdb.DuckDBPyConnection,
+    calls: str,
     usage: str,
     rates: str,
     *,
@@ -38,15 +52,16 @@ def exact_duplicates(
     top: int = TOP_GROUPS,
     order: str = "_seq",
 ) -> dict[str, Any]:
-    """The `duplicates` section of a report from relation `usage` (`pricing.usage_sql` columns) and
-    `rates` (`pricing.rates_sql`); `order` breaks ties between calls of the same second."""
+    """The `duplicates` section of a report from relation `calls` (all calls), `usage` (`pricing.usage_sql`
+    columns over at least the calls of `repeated_calls_sql`) and `rates` (`pricing.rates_sql`); `order`
+    breaks ties between calls of the same second."""
     quantities = ", ".join(f"sum(_q_{u}) AS _q_{u}" for u in BILLED_QUANTITIES)
     q_columns = ", ".join(f"_q_{u}" for u in BILLED_QUANTITIES)
     within = f"(prev_ts IS NOT NULL AND ts - prev_ts <= INTERVAL {int(window_hours)} HOUR)"
     query = f"""
         WITH keyed AS (
           SELECT prompt_hash, model, feature, ts, {order} AS _order, _pid, price_region, priced, {q_columns}
-          FROM {usage} WHERE row_kind = 'call' AND status = 'ok'  -- a cache serves answers, not errors
+          FROM {usage} WHERE {CACHEABLE}
         ), repeated AS (
           SELECT prompt_hash FROM keyed WHERE prompt_hash IS NOT NULL GROUP BY 1 HAVING count(*) > 1
         ), ordered AS (
@@ -70,8 +85,8 @@ def exact_duplicates(
           SELECT prompt_hash, sum(cost) AS cost, sum(cost) FILTER (_within) AS cost_within FROM costed GROUP BY 1
         )
         SELECT 'total' AS part, NULL AS prompt_hash, NULL AS model, NULL AS feature,
-               (SELECT count(*) FROM keyed WHERE prompt_hash IS NOT NULL) AS calls,
-               (SELECT count(*) FROM keyed WHERE prompt_hash IS NULL) AS repeats,
+               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL) AS calls,
+               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NULL) AS repeats,
                (SELECT count(*) FROM groups) AS unpriced,
                NULL::DECIMAL(38,15) AS cost, NULL::DECIMAL(38,15) AS cost_within,
                NULL::TIMESTAMP AS first_ts, NULL::TIMESTAMP AS last_ts

@@ -68,7 +68,8 @@ def _timestamp(name: str, prefix: str) -> list[str]:
     )
     return [
         f"{moment} AS {prefix}",
-        f"({number} IS NULL AND {text} IS NOT NULL AND NOT {offset}) AS {prefix}_naive",
+        # only a text timestamp can lack an offset (CASE: the string tests run on those rows only)
+        f"CASE WHEN {number} IS NULL AND {text} IS NOT NULL THEN NOT {offset} ELSE false END AS {prefix}_naive",
         f"{text} AS {prefix}_text",
     ]
 
