@@ -15,7 +15,7 @@ import polars as pl
 
 from llmaudit import summarize
 from llmaudit.catalog import Catalog, load_catalog
-from llmaudit.duplicates import exact_duplicates, repeated_calls_sql
+from llmaudit.duplicates import exact_duplicates
 from llmaudit.errors import UsageError
 from llmaudit.ingest import REJECT_SCHEMA, Mapping, stream_logs
 from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
@@ -125,11 +125,7 @@ def _finish(
     data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
     # calls of one second are told apart by read order (a history store has none: its record ids)
     tie_break = "_seq" if order == "_seq" else "record_id"
-    con.execute(f"CREATE VIEW repeated_calls AS {repeated_calls_sql('period_calls')}")
-    con.execute(
-        f"CREATE VIEW repeat_usage AS {usage_sql(con, 'repeated_calls', catalog, catalog_registered=True)}"
-    )
-    data["duplicates"] = exact_duplicates(con, "period_calls", "repeat_usage", "rates", order=tie_break)
+    data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates", order=tie_break)
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 

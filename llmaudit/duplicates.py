@@ -6,8 +6,9 @@ its repriced cost is a certain saving for a cache that keeps entries forever, an
 within `window_hours` of the previous identical call are what a cache with that TTL (refreshed on every
 hit) would have served. Calls whose source did not log the request cannot be judged and are counted apart.
 
-One SQL pass in DuckDB: a hash aggregate finds the keys seen more than once, a window over only those
-calls orders each group, and costs are quantity sums x rates per price, exactly as the summary does.
+In DuckDB: a hash aggregate finds the keys seen more than once, a window over only those calls (narrow
+rows) orders each group and marks the repeats, and only the repeats are priced; costs are quantity sums
+x rates per price, exactly as the summary does.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 import duckdb
 
+from llmaudit.catalog import Catalog
 from llmaudit.money import ZERO
-from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql
+from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql, usage_sql
 
 WINDOW_HOURS = 24
 TOP_GROUPS = 10
@@ -33,75 +35,81 @@ def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
 CACHEABLE = "row_kind = 'call' AND status = 'ok'"
 
 
-def repeated_calls_sql(calls: str) -> str:
-    """The calls of relation `calls` whose request was sent more than once: the only ones the duplicate
-    report needs priced (a cheap hash aggregate of one column first, so pricing skips all other calls)."""
-    return f"""
-        SELECT * FROM {calls} WHERE prompt_hash IN (
-          SELECT prompt_hash FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
-          GROUP BY 1 HAVING count(*) > 1)"""
-
-
 def exact_duplicates(
     con: duckdb.DuckDBPyConnection,
     calls: str,
-    usage: str,
+    catalog: Catalog,
     rates: str,
     *,
     window_hours: int = WINDOW_HOURS,
     top: int = TOP_GROUPS,
     order: str = "_seq",
 ) -> dict[str, Any]:
-    """The `duplicates` section of a report from relation `calls` (all calls), `usage` (`pricing.usage_sql`
-    columns over at least the calls of `repeated_calls_sql`) and `rates` (`pricing.rates_sql`); `order`
-    breaks ties between calls of the same second."""
-    quantities = ", ".join(f"sum(_q_{u}) AS _q_{u}" for u in BILLED_QUANTITIES)
-    q_columns = ", ".join(f"_q_{u}" for u in BILLED_QUANTITIES)
-    within = f"(prev_ts IS NOT NULL AND ts - prev_ts <= INTERVAL {int(window_hours)} HOUR)"
-    query = f"""
-        WITH keyed AS (
-          SELECT prompt_hash, model, feature, ts, {order} AS _order, _pid, price_region, priced, {q_columns}
-          FROM {usage} WHERE {CACHEABLE}
-        ), repeated AS (
-          SELECT prompt_hash FROM keyed WHERE prompt_hash IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+    """The `duplicates` section of a report from relation `calls` (calls, with the catalog registered for
+    them by `pricing`) and `rates` (`pricing.rates_sql`). `order` is a column unique per call that breaks
+    ties between calls of the same second (`_seq` in a workspace, `record_id` in the history store).
+
+    Spill-friendly at any size: a hash aggregate finds the repeated requests, a window over narrow rows
+    (key, time) marks every repeat, and only the repeats are priced (quantity sums x rates per price)."""
+    hours = int(window_hours)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _dup_repeats AS
+        WITH repeated AS (
+          SELECT prompt_hash FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
+          GROUP BY 1 HAVING count(*) > 1
         ), ordered AS (
-          SELECT k.*, row_number() OVER w AS _n, lag(ts) OVER w AS prev_ts
-          FROM keyed k SEMI JOIN repeated r ON r.prompt_hash = k.prompt_hash
-          WINDOW w AS (PARTITION BY k.prompt_hash ORDER BY ts NULLS LAST, _order)
-        ), repeats AS (
-          SELECT prompt_hash, _pid, price_region, {within} AS _within,
-                 count(*) AS repeats, count(*) FILTER (NOT priced) AS unpriced, {quantities}
-          FROM ordered WHERE _n > 1 GROUP BY ALL
-        ), costed AS (
-          SELECT s.prompt_hash, s._within, s.repeats, s.unpriced,
-                 coalesce({quantity_cost_sql()}, 0) AS cost
-          FROM repeats s LEFT JOIN {rates} r
-            ON r._pid = s._pid AND r.price_region IS NOT DISTINCT FROM s.price_region
-        ), groups AS (
-          SELECT prompt_hash, count(*) AS calls, any_value(model) AS model, any_value(feature) AS feature,
-                 min(ts)::TIMESTAMP AS first_ts, max(ts)::TIMESTAMP AS last_ts
-          FROM ordered GROUP BY 1
-        ), group_cost AS (
-          SELECT prompt_hash, sum(cost) AS cost, sum(cost) FILTER (_within) AS cost_within FROM costed GROUP BY 1
+          -- one narrow window (a second partition spec for group totals doubled its memory)
+          SELECT {order} AS _key, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
+          FROM {calls} c SEMI JOIN repeated r ON r.prompt_hash = c.prompt_hash
+          WHERE {CACHEABLE}
+          WINDOW w AS (PARTITION BY c.prompt_hash ORDER BY ts NULLS LAST, {order})
         )
-        SELECT 'total' AS part, NULL AS prompt_hash, NULL AS model, NULL AS feature,
-               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL) AS calls,
-               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NULL) AS repeats,
-               (SELECT count(*) FROM groups) AS unpriced,
-               NULL::DECIMAL(38,15) AS cost, NULL::DECIMAL(38,15) AS cost_within,
-               NULL::TIMESTAMP AS first_ts, NULL::TIMESTAMP AS last_ts
+        SELECT _key, _prev FROM ordered WHERE _n > 1""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
+        SELECT c.*, r._prev, coalesce(c.ts - r._prev <= INTERVAL {hours} HOUR, false) AS _within
+        FROM {calls} c JOIN _dup_repeats r ON r._key = c.{order}""")
+    usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
+    quantities = ", ".join(f"sum(_q_{u}) AS _q_{u}" for u in BILLED_QUANTITIES)
+    # repeats' costs per request and price, in a temp table (it spills; a CTE read twice would not)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _dup_costed AS
+        WITH repeats AS (
+          SELECT prompt_hash, _pid, price_region, _within, count(*) AS repeats,
+                 count(*) FILTER (NOT priced) AS unpriced, any_value(model) AS model,
+                 any_value(feature) AS feature,
+                 -- the group's first call is every repeat's predecessor at least once
+                 min(_prev) AS first_ts, max(coalesce(ts, _prev)) AS last_ts, {quantities}
+          FROM ({usage}) GROUP BY prompt_hash, _pid, price_region, _within
+        )
+        SELECT s.prompt_hash, s._within, s.repeats, s.unpriced, s.model, s.feature, s.first_ts, s.last_ts,
+               coalesce({quantity_cost_sql()}, 0) AS cost
+        FROM repeats s LEFT JOIN {rates} r
+          ON r._pid = s._pid AND r.price_region IS NOT DISTINCT FROM s.price_region""")
+    query = f"""
+        SELECT 'total', NULL, NULL, NULL,
+               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL),
+               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NULL),
+               (SELECT count(DISTINCT prompt_hash) FROM _dup_costed), NULL::DECIMAL(38,15),
+               NULL::DECIMAL(38,15), NULL::TIMESTAMP, NULL::TIMESTAMP
         UNION ALL
         SELECT CASE WHEN _within THEN 'within' ELSE 'outside' END, NULL, NULL, NULL, NULL, sum(repeats),
                sum(unpriced), sum(cost), NULL, NULL, NULL
-        FROM costed GROUP BY _within
+        FROM _dup_costed GROUP BY _within
         UNION ALL
         SELECT * FROM (
-          SELECT 'group', g.prompt_hash, g.model, g.feature, g.calls, g.calls - 1, NULL,
-                 coalesce(c.cost, 0), coalesce(c.cost_within, 0), g.first_ts, g.last_ts
-          FROM groups g LEFT JOIN group_cost c USING (prompt_hash)
-          ORDER BY coalesce(c.cost, 0) DESC, g.calls DESC, g.prompt_hash LIMIT {int(top)}
+          SELECT 'group', prompt_hash, any_value(model), any_value(feature), sum(repeats) + 1, sum(repeats),
+                 NULL, sum(cost), coalesce(sum(cost) FILTER (_within), 0),
+                 min(first_ts)::TIMESTAMP, max(last_ts)::TIMESTAMP
+          FROM _dup_costed GROUP BY prompt_hash
+          ORDER BY sum(cost) DESC, sum(repeats) DESC, prompt_hash LIMIT {int(top)}
         )"""
-    rows = con.execute(query).fetchall()
+    try:
+        rows = con.execute(query).fetchall()
+    finally:
+        con.execute("DROP VIEW IF EXISTS _dup_repeat_calls")
+        con.execute("DROP TABLE IF EXISTS _dup_repeats")
+        con.execute("DROP TABLE IF EXISTS _dup_costed")
     total = next(r for r in rows if r[0] == "total")
     parts = {r[0]: r for r in rows if r[0] in ("within", "outside")}
 

@@ -76,7 +76,7 @@ def test_a_shorter_window_counts_fewer_repeats(log, catalog):
 
     report = analyze(log, catalog=catalog)
     con = report.workspace.con
-    dup = exact_duplicates(con, "period_calls", "usage", "rates", window_hours=1)
+    dup = exact_duplicates(con, "period_calls", catalog, "rates", window_hours=1)
     assert dup["repeat_calls"] == 3
     assert dup["repeat_calls_within_window"] == 1  # a3 came one hour after a2
 
