@@ -21,7 +21,7 @@ import duckdb
 
 from llmaudit.catalog import Catalog
 from llmaudit.money import ZERO
-from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql, usage_sql
+from llmaudit.pricing import quantity_cost_sql, usage_sql
 
 WINDOW_HOURS = 24
 TOP_GROUPS = 10
@@ -49,67 +49,64 @@ def exact_duplicates(
     them by `pricing`) and `rates` (`pricing.rates_sql`). `order` is a column unique per call that breaks
     ties between calls of the same second (`_seq` in a workspace, `record_id` in the history store).
 
-    Spill-friendly at any size: a hash aggregate finds the repeated requests, a window over narrow rows
-    (key, time) marks every repeat, and only the repeats are priced (quantity sums x rates per price)."""
+    Narrow and spill-friendly at any size: an aggregate over 64-bit hashes of the key picks the candidate
+    calls (a hash collision only adds calls the window then tells apart), one window over (key, time)
+    marks every repeat, and only the repeats are priced, into a temp table (temp tables spill to disk;
+    a CTE read twice is held in memory)."""
     hours = int(window_hours)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dup_repeats AS
         WITH repeated AS (
-          SELECT prompt_hash FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
+          SELECT hash(prompt_hash) AS _h FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
           GROUP BY 1 HAVING count(*) > 1
         ), ordered AS (
-          -- one narrow window (a second partition spec for group totals doubled its memory)
           SELECT {order} AS _key, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
-          FROM {calls} c SEMI JOIN repeated r ON r.prompt_hash = c.prompt_hash
-          WHERE {CACHEABLE}
+          FROM {calls} c SEMI JOIN repeated r ON r._h = hash(c.prompt_hash)
+          WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
           WINDOW w AS (PARTITION BY c.prompt_hash ORDER BY ts NULLS LAST, {order})
         )
-        SELECT _key, _prev FROM ordered WHERE _n > 1""")
+        SELECT _key, _n, _prev FROM ordered WHERE _n > 1""")
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
-        SELECT c.*, r._prev, coalesce(c.ts - r._prev <= INTERVAL {hours} HOUR, false) AS _within
+        SELECT c.*, r._n, r._prev, coalesce(c.ts - r._prev <= INTERVAL {hours} HOUR, false) AS _within
         FROM {calls} c JOIN _dup_repeats r ON r._key = c.{order}""")
     usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
-    quantities = ", ".join(f"sum(_q_{u}) AS _q_{u}" for u in BILLED_QUANTITIES)
-    # repeats' costs per request and price, in a temp table (it spills; a CTE read twice would not)
+    # each repeat's exact cost (its quantities x its price's rates), one narrow row per repeat
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dup_costed AS
-        WITH repeats AS (
-          SELECT prompt_hash, _pid, price_region, _within, count(*) AS repeats,
-                 count(*) FILTER (NOT priced) AS unpriced, any_value(model) AS model,
-                 any_value(feature) AS feature,
-                 -- the group's first call is every repeat's predecessor at least once
-                 min(_prev) AS first_ts, max(coalesce(ts, _prev)) AS last_ts, {quantities}
-          FROM ({usage}) GROUP BY prompt_hash, _pid, price_region, _within
-        )
-        SELECT s.prompt_hash, s._within, s.repeats, s.unpriced, s.model, s.feature, s.first_ts, s.last_ts,
+        SELECT u.prompt_hash, u._n, u._within, u.priced, u.model, u.feature, u.ts, u._prev,
                coalesce({quantity_cost_sql()}, 0) AS cost
-        FROM repeats s LEFT JOIN {rates} r
-          ON r._pid = s._pid AND r.price_region IS NOT DISTINCT FROM s.price_region""")
+        FROM ({usage}) u LEFT JOIN {rates} r
+          ON r._pid = u._pid AND r.price_region IS NOT DISTINCT FROM u.price_region""")
     query = f"""
+        WITH top_groups AS (
+          SELECT prompt_hash, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY 1
+          ORDER BY cost DESC, repeats DESC, prompt_hash LIMIT {int(top)}
+        )
         SELECT 'total', NULL, NULL, NULL,
                (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL),
                (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NULL),
-               (SELECT count(DISTINCT prompt_hash) FROM _dup_costed), NULL::DECIMAL(38,15),
+               (SELECT count(*) FROM _dup_costed WHERE _n = 2), NULL::DECIMAL(38,15),
                NULL::DECIMAL(38,15), NULL::TIMESTAMP, NULL::TIMESTAMP
         UNION ALL
-        SELECT CASE WHEN _within THEN 'within' ELSE 'outside' END, NULL, NULL, NULL, NULL, sum(repeats),
-               sum(unpriced), sum(cost), NULL, NULL, NULL
+        SELECT CASE WHEN _within THEN 'within' ELSE 'outside' END, NULL, NULL, NULL, NULL, count(*),
+               count(*) FILTER (NOT priced), sum(cost), NULL, NULL, NULL
         FROM _dup_costed GROUP BY _within
         UNION ALL
-        SELECT * FROM (
-          SELECT 'group', prompt_hash, any_value(model), any_value(feature), sum(repeats) + 1, sum(repeats),
-                 NULL, sum(cost), coalesce(sum(cost) FILTER (_within), 0),
-                 min(first_ts)::TIMESTAMP, max(last_ts)::TIMESTAMP
-          FROM _dup_costed GROUP BY prompt_hash
-          ORDER BY sum(cost) DESC, sum(repeats) DESC, prompt_hash LIMIT {int(top)}
-        )"""
+        -- the group's first call is the predecessor of its second; the last is its latest repeat
+        SELECT 'group', c.prompt_hash, any_value(c.model), any_value(c.feature), count(*) + 1, count(*),
+               NULL, sum(c.cost), coalesce(sum(c.cost) FILTER (c._within), 0),
+               min(c._prev)::TIMESTAMP, max(coalesce(c.ts, c._prev))::TIMESTAMP
+        FROM _dup_costed c SEMI JOIN top_groups t ON t.prompt_hash = c.prompt_hash
+        GROUP BY c.prompt_hash"""
     try:
         rows = con.execute(query).fetchall()
     finally:
         con.execute("DROP VIEW IF EXISTS _dup_repeat_calls")
         con.execute("DROP TABLE IF EXISTS _dup_repeats")
         con.execute("DROP TABLE IF EXISTS _dup_costed")
+    # the top groups in report order (the UNION does not keep the subquery's order)
+    groups = sorted((r for r in rows if r[0] == "group"), key=lambda r: (-r[7], -r[5], r[1]))
     total = next(r for r in rows if r[0] == "total")
     parts = {r[0]: r for r in rows if r[0] in ("within", "outside")}
 
@@ -142,7 +139,6 @@ def exact_duplicates(
                 "first": _naive_utc(r[9]),
                 "last": _naive_utc(r[10]),
             }
-            for r in rows
-            if r[0] == "group"
+            for r in groups
         ],
     }
