@@ -123,9 +123,8 @@ def _finish(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
     data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
-    # calls of one second are told apart by read order (a history store has none: its record ids)
-    tie_break = "_seq" if order == "_seq" else "record_id"
-    data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates", order=tie_break)
+    # calls of one second are told apart by `_seq`: read order, or the position in the history store
+    data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates")
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 

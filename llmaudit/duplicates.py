@@ -47,7 +47,7 @@ def exact_duplicates(
 ) -> dict[str, Any]:
     """The `duplicates` section of a report from relation `calls` (calls, with the catalog registered for
     them by `pricing`) and `rates` (`pricing.rates_sql`). `order` is a column unique per call that breaks
-    ties between calls of the same second (`_seq` in a workspace, `record_id` in the history store).
+    ties between calls of the same second (`_seq`: read order in a workspace, row position in the store).
 
     Narrow and spill-friendly at any size: an aggregate over 64-bit hashes of the key picks the candidate
     calls (a hash collision only adds calls the window then tells apart), one window over (key, time)

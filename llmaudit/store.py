@@ -90,7 +90,7 @@ class HistoryStore:
 
     def select_sql(self, con: duckdb.DuckDBPyConnection, condition: str = "TRUE") -> str:
         """Attach the store read-only to `con`; a SELECT of its calls (CALL_SCHEMA, columns an older store
-        lacks as nulls) that satisfy `condition`."""
+        lacks as nulls, and `_seq`) that satisfy `condition`."""
         if not self.path.exists():
             raise InputError(
                 f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
@@ -100,7 +100,11 @@ class HistoryStore:
             present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
-        return f"SELECT {conform_sql(con, CALL_SCHEMA, present)} FROM history_store.calls WHERE {condition}"
+        # `_seq`: the row's position in the store, a unique integer key (joins on it beat record ids)
+        return (
+            f"SELECT {conform_sql(con, CALL_SCHEMA, present)}, rowid AS _seq "
+            f"FROM history_store.calls WHERE {condition}"
+        )
 
     @staticmethod
     def _add_missing_columns(con: duckdb.DuckDBPyConnection, incoming: str) -> None:

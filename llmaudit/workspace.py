@@ -151,9 +151,9 @@ class Workspace:
         self.rows = self.count("calls")
 
     def use_relation(self, select_sql: str) -> None:
-        """Make `calls` a view over a SELECT giving CALL_SCHEMA columns (an attached history store), so it
-        is scanned in place instead of copied; `_seq` is 0 there (order by the call's own columns)."""
-        self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT *, 0::BIGINT AS _seq FROM ({select_sql})")
+        """Make `calls` a view over a SELECT giving CALL_SCHEMA columns and a unique `_seq` (an attached
+        history store: `HistoryStore.select_sql`), so it is scanned in place instead of copied."""
+        self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM ({select_sql})")
         self.rows = self.count("calls")
 
     def count(self, relation: str) -> int:
