@@ -89,8 +89,8 @@ class Workspace:
     def add_chunk(self, con: duckdb.DuckDBPyConnection, select_sql: str) -> int:
         """Spool one normalized chunk (a `stream_logs` sink: calls, skipped and rejected rows with `_kind`,
         `_reason` and `_seq`), written by DuckDB straight from the reader's query; returns its rows. The
-        request and response texts stay out: every analysis reads `prompt_hash` instead, and the spool
-        is then a third of the size. A chunk whose query fails leaves no file behind."""
+        request and response texts stay out (every analysis reads `prompt_hash`; prompts are long and
+        personal). A chunk whose query fails leaves no file behind."""
         target = self._next_file()
         try:
             return con.execute(  # COPY answers with the number of rows it wrote

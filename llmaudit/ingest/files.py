@@ -269,8 +269,6 @@ def iter_lines(blocks: Iterator[Block], batch: int) -> Iterator[LineBatch]:
         if block.last or sum(t.num_rows for t in pending) >= batch:
             yield LineBatch(pa.concat_tables(pending), block.torn_line)
             pending = []
-    if pending:
-        yield LineBatch(pa.concat_tables(pending))
 
 
 def read_ahead(batches: Iterator[T]) -> Iterator[T]:

@@ -112,11 +112,12 @@ def parsed_lines_sql(reader: JsonReader, source: str, files: str) -> str:
 def parsed_file_sql(
     reader: JsonReader, path: str, file_no: int, source_file: str, first_line: int = 1
 ) -> str:
-    """The columns of `parsed_lines_sql` for a whole JSONL file read by DuckDB itself (on every core, one
-    parse per line, no text handed over from Python). Valid only for a clean file: DuckDB skips blank lines
-    and stops at the first line that is not a JSON object, so the caller checks that it read one record
-    per physical line (then the row number is the line number) and falls back to numbered lines otherwise.
-    `path` may hold a block of a larger file whose first line is `first_line`. The text is not read, so `record_id` is null for records without a source key."""
+    """The columns of `parsed_lines_sql` for a JSONL file (or a block of one whose first line is
+    `first_line`) parsed by DuckDB's own reader: one parse per line, no text handed over from Python.
+    Exact only for a clean block: the reader skips blank lines (the caller makes sure there are none, so
+    the row number is the line number) and fails on a line that is not a JSON object (the caller then
+    reads the block as numbered lines). The text is not read: `reader_sql` fails on a record without a
+    source key, whose id needs it."""
     return f"""
     SELECT row_number() OVER () + {int(first_line) - 1} AS line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no,
            {quote_literal(source_file)} AS source_file, false AS torn, true AS _valid, true AS _is_object, r
