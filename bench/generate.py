@@ -224,13 +224,9 @@ def _user_text() -> pl.Expr:
     return pl.format("Ticket {}: {}", "ticket", pl.lit(LOREM).str.slice(0, pl.col("body_len")))
 
 
-def openai_frame(n: int, seed: int) -> pl.DataFrame:
-    """OpenAI chat.completion objects, one per row, ready for write_ndjson."""
-    return _openai_rows(_core(n, seed, OPENAI, "openai"))
-
-
 def _openai_rows(df: pl.DataFrame) -> pl.DataFrame:
-    """Core rows -> chat.completion objects (row by row: any slice of the core renders the same rows)."""
+    """Core rows -> OpenAI chat.completion objects (row by row: any slice of the core renders the same
+    rows)."""
     flex = pl.lit(list(OPENAI.flex), dtype=pl.List(pl.String))
     odd = pl.col("tier_u") < ODD_TIER_SHARE
     tier = (
@@ -263,12 +259,9 @@ def _openai_rows(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def anthropic_frame(n: int, seed: int) -> pl.DataFrame:
-    """Anthropic Messages objects; `input_tokens` excludes cache reads and writes, as the API reports it."""
-    return _anthropic_rows(_core(n, seed, ANTHROPIC, "anthropic"))
-
-
 def _anthropic_rows(df: pl.DataFrame) -> pl.DataFrame:
+    """Core rows -> Anthropic Messages objects; `input_tokens` excludes cache reads and writes, as the API
+    reports it."""
     cw, u = pl.col("cache_write"), pl.col("ttl_u")
     # Cache writes: 70% all 5-minute TTL, 20% all 1-hour, 10% split between the two.
     five_m = pl.when(u < 0.7).then(cw).when(u < 0.9).then(0).otherwise(cw // 2)
@@ -306,12 +299,8 @@ def _anthropic_rows(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def csv_frame(n: int, seed: int) -> pl.DataFrame:
-    """Generic gateway CSV rows; input_tokens includes cached_tokens."""
-    return _csv_rows(_core(n, seed, GENERIC, "csv"))
-
-
 def _csv_rows(df: pl.DataFrame) -> pl.DataFrame:
+    """Core rows -> generic gateway CSV rows; input_tokens includes cached_tokens."""
     return df.select(
         timestamp=_iso(pl.col("ts")),
         model="model",
@@ -328,7 +317,6 @@ def _iso(unix_s: pl.Expr) -> pl.Expr:
     return pl.from_epoch(unix_s, time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-FRAMES = {"openai": openai_frame, "anthropic": anthropic_frame, "csv": csv_frame}
 # format -> (model mix, provider tag, core rows -> output rows)
 RENDER = {
     "openai": (OPENAI, "openai", _openai_rows),
@@ -337,6 +325,12 @@ RENDER = {
 }
 # rows rendered to text at a time: the numeric core of 10M calls fits in memory, their text (7 GB) does not
 WRITE_SLICE = 500_000
+
+
+def frame(fmt: str, n: int, seed: int) -> pl.DataFrame:
+    """All N rows of one single format as a frame (for a notebook; `write` renders slice by slice)."""
+    mix, provider, render = RENDER[fmt]
+    return render(_core(n, seed, mix, provider))
 
 
 def write(fmt: str, n: int, seed: int, out: Path) -> None:

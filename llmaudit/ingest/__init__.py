@@ -97,14 +97,13 @@ class _JsonSource:
     """A JSON/JSONL file whose format is known: either a whole document's records (`batches`) or the
     numbered blocks of a JSONL file (`blocks`)."""
 
-    reader: JsonReader
     batches: Iterator[LineBatch] | None = None
     blocks: Iterator[Block] | None = None
 
 
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """A _JsonSource for one JSON/JSONL file, or the number of its non-blank rows when its format is
-    unknown.
+    """(reader, _JsonSource) for one JSON/JSONL file, or (None, rows) when its format is unknown (rows:
+    its non-blank lines or records).
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
@@ -113,14 +112,14 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
     document = json_document_lines(source.read_all()) if is_document else None
     if document is not None:
         reader = forced or sniff(_sample_texts(document), readers)
-        return _JsonSource(reader, batches=iter([document])) if reader else _non_blank(document)
+        return (reader, _JsonSource(batches=iter([document]))) if reader else (None, _non_blank(document))
     blocks = iter_blocks(source.blocks())
     first = next(blocks, None)
     reader = forced or sniff(_block_sample(first), readers)
     rest = itertools.chain([first], blocks) if first is not None else iter(())
     if reader is None:
-        return sum(_non_blank(block.line_batch()) for block in rest)
-    return _JsonSource(reader, blocks=rest)
+        return None, sum(_non_blank(block.line_batch()) for block in rest)
+    return reader, _JsonSource(blocks=rest)
 
 
 def _sample_texts(batch: LineBatch) -> list[str]:
@@ -421,12 +420,7 @@ def stream_logs(
                     path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
                 )
             else:
-                json_source = _read_json_file(source, readers, forced or forced_csv)
-                found, payload = (
-                    (json_source.reader, json_source)
-                    if isinstance(json_source, _JsonSource)
-                    else (None, json_source)
-                )
+                found, payload = _read_json_file(source, readers, forced or forced_csv)
             if found is None:
                 counts.unknown_files[str(path)] = payload
                 continue
