@@ -206,28 +206,40 @@ def summarize(
     columns, sets, formats = _grouping_sets(by)
     names = list(columns)
     price = ("_pid", "price_region")
-    grouping = ", ".join(
-        "(" + ", ".join([*keys, *price, *(["_has_reported"] if name == "totals" else [])]) + ")"
-        for name, keys in sets.items()
-    )
+    undated = [n for n in names if n != "day"]
     quantities = ",\n  ".join(f"sum({q})::BIGINT AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
     keyed = ", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)
     fine_measures = [*_SUMMED, *(f"_q_{u}" for u in BILLED_QUANTITIES)]
     shown = ", ".join(f"{formats[n].format(n)} AS {n}" if n in formats else n for n in names)
-    # fine: one hash aggregation over the calls by every key at once (calls -> distinct key combinations);
-    # level1: the report's grouping sets over those few rows; costed: quantity sums x rates per price
+    grouping = ", ".join(
+        "(" + ", ".join(["_part", *keys, *price, *(["_has_reported"] if name == "totals" else [])]) + ")"
+        for name, keys in sets.items()
+    )
+    # GROUPING() has one bit per key column, most significant first; a bit is 0 when the set groups by it
+    width = len(names)
+    masks = {
+        name: sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys) for name, keys in sets.items()
+    }
+
+    # fine: one pass over the calls into two small hash tables, the keys of every breakdown but the day
+    # ('keys') and the day alone ('day'): one table keyed by day x user x model x ... would be ~30x larger
+    # and its random updates miss the CPU caches. level1: the report's grouping sets over those few rows,
+    # each from the part that has its keys; costed: quantity sums x rates per price
     query = f"""
         WITH fine AS (
-          SELECT {", ".join(names)}, {", ".join(price)}, _has_reported,
+          SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
+            {", ".join(names)}, {", ".join(price)}, _has_reported,
             {_SUMS.replace("{quantities}", quantities)}
           FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
-          GROUP BY ALL
+          GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported),
+                                  (day, {", ".join(price)}, _has_reported))
         ), level1 AS (
           SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
             {", ".join(f"sum({m}) AS {m}" for m in fine_measures)},
             min(first_ts) AS first_ts, max(last_ts) AS last_ts
           FROM fine
           GROUP BY GROUPING SETS ({grouping})
+          HAVING (_part = 'day') = (GROUPING({", ".join(names)}) = {masks["by_day"]})  -- each set from its part
         ), costed AS (
           SELECT l.*, {", ".join(f"{sql} AS {name}" for name, sql in _COSTS.items())}
           FROM level1 l LEFT JOIN {rates} r
@@ -243,13 +255,8 @@ def summarize(
     cursor = con.execute(query)
     fields = [d[0] for d in cursor.description]
     result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
-    # GROUPING() has one bit per key column, most significant first; a bit is 0 when the set groups by it
-    width = len(names)
     by_set: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
-    mask_to_set = {
-        sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys): name
-        for name, keys in sets.items()
-    }
+    mask_to_set = {mask: name for name, mask in masks.items()}
     for row in result:
         by_set[mask_to_set[row["_set"]]].append(row)
     # no calls at all (everything rejected, or none in the period): the grand total is all zeros

@@ -49,6 +49,15 @@ def _assert_summary_matches_calls(report) -> None:
     assert got == expected
     costs = [r["cost_usd"] for r in data["by_model"] if r["cost_usd"] is not None]
     assert costs == sorted(costs, reverse=True)
+    # the day breakdown is summed apart from the others (its own hash table): same calls, same money
+    daily = {
+        r["day"]: (r["calls"], sum_decimal(pl.Series([r["cost"]], dtype=calls["cost_usd"].dtype)))
+        for r in calls.filter(pl.col("ts").is_not_null())
+        .group_by(pl.col("ts").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d").alias("day"))
+        .agg(pl.col("request_count").sum().alias("calls"), pl.col("cost_usd").sum().alias("cost"))
+        .to_dicts()
+    }
+    assert {r["day"]: (r["calls"], _dec(r["cost_usd"])) for r in data["by_day"]} == daily
 
     tiers = {
         r["price_tier"]: r["calls"]
