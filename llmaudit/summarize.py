@@ -218,7 +218,8 @@ def summarize(
     # GROUPING() has one bit per key column, most significant first; a bit is 0 when the set groups by it
     width = len(names)
     masks = {
-        name: sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys) for name, keys in sets.items()
+        name: sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys)
+        for name, keys in sets.items()
     }
 
     # fine: one pass over the calls into two small hash tables, the keys of every breakdown but the day
