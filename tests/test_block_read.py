@@ -162,3 +162,26 @@ def test_block_ids_do_not_depend_on_block_size(tmp_path, monkeypatch):
     large = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
     _same(small, large)
     assert sorted(small.calls["source_line"].to_list()) == list(range(1, 200))
+
+
+@pytest.mark.parametrize("block_bytes", [7, 50, 64, 1 << 20])
+def test_plain_file_blocks_end_at_line_breaks_and_rejoin(tmp_path, monkeypatch, block_bytes):
+    """A plain file's blocks are cut before they are read (a short read of each block's tail finds the
+    break); lines longer than a block, a last line without a break and a gzip copy all rejoin exactly."""
+    monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    cut_first = []
+    plain_blocks = files._cut_first
+    monkeypatch.setattr(
+        files, "_cut_first", lambda handle: (cut_first.append(b) or b for b in plain_blocks(handle))
+    )
+    lines = [b"x" * (n * 37 % 130) for n in range(200)]
+    data = b"\n".join(lines) + b"\n" + b'{"torn": 1}'
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    for path in (plain, packed):
+        blocks = list(files.open_source(path).blocks())
+        assert b"".join(blocks) == data
+        assert all(block.endswith(b"\n") for block in blocks[:-1]) and blocks[-1] == b'{"torn": 1}'
+    # blocks smaller than the plain file were cut before reading (a file within one block is just read)
+    assert bool(cut_first) == (block_bytes < len(data))

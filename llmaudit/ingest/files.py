@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import queue
 import re
 import threading
@@ -92,18 +93,49 @@ class LogSource:
     def blocks(self) -> Iterator[bytes]:
         """The file's bytes in blocks of about BLOCK_BYTES that end at a line break (but the last)."""
         with _readable(self.path), self.open() as handle:
-            rest = b""
-            while chunk := handle.read(BLOCK_BYTES):
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    yield data[:cut]
-                rest = data[cut:]
-            if rest:
-                yield rest
+            if self.compression is None:
+                yield from _cut_first(handle)
+            yield from _streamed_blocks(handle)
 
     def read_all(self) -> bytes:
         return b"".join(self.blocks())
+
+
+# how far back from a block's end a plain file is searched for the line break to cut at
+_CUT_WINDOW = 64 << 10
+
+
+def _cut_first(handle: BinaryIO) -> Iterator[bytes]:
+    """Whole blocks of an uncompressed file, each read once at its final size: the line break to cut at is
+    found by a small read of the block's tail first, so a block is never copied to be cut (read + join +
+    slice copied every byte three times). Stops before the last block, or at a line longer than the
+    window, leaving `handle` where the rest starts."""
+    fd, start = handle.fileno(), handle.tell()
+    size = min(_CUT_WINDOW, BLOCK_BYTES)
+    while True:
+        window_at = start + BLOCK_BYTES - size
+        window = os.pread(fd, size, window_at)
+        cut = window.rfind(b"\n")
+        if len(window) < size or cut < 0:
+            break
+        data = os.pread(fd, window_at + cut + 1 - start, start)
+        if not data.endswith(b"\n"):  # the file changed under us: read the rest the plain way
+            break
+        yield data
+        start += len(data)
+    handle.seek(start)
+
+
+def _streamed_blocks(handle: BinaryIO) -> Iterator[bytes]:
+    rest = b""
+    while chunk := handle.read(BLOCK_BYTES):
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        rest = data[cut:]
+    if rest:
+        yield rest
 
 
 class _readable:
