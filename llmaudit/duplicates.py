@@ -68,7 +68,9 @@ def exact_duplicates(
         SELECT _key, _n, _prev FROM ordered WHERE _n > 1""")
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
-        SELECT c.*, r._n, r._prev, coalesce(c.ts - r._prev <= INTERVAL {hours} HOUR, false) AS _within
+        SELECT c.*, r._n, r._prev,
+               -- microseconds, not TIMESTAMPTZ subtraction (an ICU calendar call per row: 4x the whole join)
+               coalesce(epoch_us(c.ts) - epoch_us(r._prev) <= {hours * 3_600_000_000}, false) AS _within
         FROM {calls} c JOIN _dup_repeats r ON r._key = c.{order}""")
     usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
     # each repeat's exact cost (its quantities x its price's rates), one narrow row per repeat
