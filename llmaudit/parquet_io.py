@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from llmaudit.db import conform_sql, quote_literal
+from llmaudit.db import UTC_WALL_CLOCK, conform_sql, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA
 
@@ -40,8 +40,9 @@ def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: st
         # each open partition buffers this many rows per thread: the default (524,288 wide rows) alone
         # overruns a workspace's memory limit
         con.execute("SET partitioned_write_flush_threshold = 20000")
+        month = f"coalesce(strftime({UTC_WALL_CLOCK}, '%Y-%m'), 'unknown')"
         written = con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT *{exclude}, coalesce(strftime(ts, '%Y-%m'), 'unknown') AS month FROM {relation}) "
+            f"COPY (SELECT *{exclude}, {month} AS month FROM {relation}) "
             f"TO {quote_literal(str(directory))} "
             "(FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'calls_{uuid}')"
         ).fetchone()[0]

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
 from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql
@@ -24,9 +25,9 @@ GROUP_KEYS: dict[str, str] = {
     "model": "model",
     "provider": "provider",
     "day": "epoch_us(ts) // 86400000000",  # days since 1970 (integer math, not ICU calendar calls)
-    "hour": "date_trunc('hour', ts)",
-    "week": "date_trunc('week', ts)",
-    "month": "date_trunc('month', ts)",
+    "hour": f"date_trunc('hour', {UTC_WALL_CLOCK})",
+    "week": f"date_trunc('week', {UTC_WALL_CLOCK})",
+    "month": f"date_trunc('month', {UTC_WALL_CLOCK})",
     "feature": "feature",
     "user": "user_id",
     "project": "project_id",

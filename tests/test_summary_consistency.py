@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 
 from llmaudit.analysis import analyze
 from llmaudit.catalog import load_catalog
@@ -117,6 +118,22 @@ def test_period_and_breakdown_agree_with_calls():
     rows = report.data["breakdown"]["rows"]
     assert sum(r["calls"] for r in rows) == calls["request_count"].sum()
     assert sum(_dec(r["cost_usd"]) for r in rows) == sum_decimal(calls["cost_usd"])
+
+
+@pytest.mark.parametrize(
+    ("key", "truncate", "shown"),
+    [("hour", "1h", "%Y-%m-%dT%H:00Z"), ("week", "1w", "%Y-%m-%d"), ("month", "1mo", "%Y-%m")],
+)
+def test_time_breakdowns_group_calls_by_their_utc_period(key, truncate, shown):
+    report = analyze(SAMPLE_LOGS, by=key)
+    calls = report.calls.filter(pl.col("ts").is_not_null())
+    expected = dict(
+        calls.group_by(pl.col("ts").dt.convert_time_zone("UTC").dt.truncate(truncate).dt.strftime(shown))
+        .agg(pl.col("request_count").sum())
+        .iter_rows()
+    )
+    got = {r[key]: r["calls"] for r in report.data["breakdown"]["rows"] if r[key] is not None}
+    assert got == expected and (len(got) > 1 or key == "month")  # the sample logs span one month
 
 
 def test_workspace_directory_is_removed_with_the_report():
