@@ -88,29 +88,48 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
-# level 1: integer sums per grouping set x price, one pass over the calls (no per-call Decimal arithmetic)
-_SUMS = """
+# per call -> fine rows: integer sums by every report key x price x priced x has-reported (the two flags are
+# keys, not FILTERs: each FILTER is one more aggregate state updated per call)
+_FINE_SUMS = """
   count(*) AS rows,
-  count(*) FILTER (priced) AS priced_rows,
   coalesce(sum(request_count), 0) AS calls,
-  coalesce(sum(request_count) FILTER (priced), 0) AS priced_calls,
   coalesce(sum(input_total_tokens), 0) AS input_tokens,
   coalesce(sum(output_tokens), 0) AS output_tokens,
   {quantities},
-  count(*) FILTER (cost_reported IS NOT NULL) AS reported_rows,
   sum(cost_reported) AS cost_reported,
-  count(*) FILTER (cost_reported IS NOT NULL AND priced) AS compared_rows,
-  sum(cost_reported) FILTER (priced) AS cost_reported_compared,
-  coalesce(sum(cache_read_tokens) FILTER (priced), 0) AS cache_read_tokens,
-  coalesce(sum(cache_write_5m_tokens) FILTER (priced), 0) AS cache_write_5m_tokens,
-  coalesce(sum(cache_write_1h_tokens) FILTER (priced), 0) AS cache_write_1h_tokens,
-  count(*) FILTER (priced AND coalesce(cache_read_tokens, 0) > 0) AS calls_with_cache_reads,
-  count(*) FILTER (priced AND coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)
+  coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+  coalesce(sum(cache_write_5m_tokens), 0) AS cache_write_5m_tokens,
+  coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
+  count(*) FILTER (coalesce(cache_read_tokens, 0) > 0) AS calls_with_cache_reads,
+  count(*) FILTER (coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)
     AS calls_with_cache_writes,
   min(ts) AS first_ts,
   max(ts) AS last_ts,
   count(*) FILTER (ts IS NULL) AS without_ts,
   count(*) FILTER (tz_assumed) AS tz_assumed
+"""
+# fine rows -> level 1: the report's measures per grouping set x price (a few thousand rows at most)
+_LEVEL1_SUMS = """
+  sum(rows) AS rows,
+  coalesce(sum(rows) FILTER (priced), 0) AS priced_rows,
+  sum(calls) AS calls,
+  coalesce(sum(calls) FILTER (priced), 0) AS priced_calls,
+  sum(input_tokens) AS input_tokens,
+  sum(output_tokens) AS output_tokens,
+  {quantities},
+  coalesce(sum(rows) FILTER (_has_reported), 0) AS reported_rows,
+  sum(cost_reported) AS cost_reported,
+  coalesce(sum(rows) FILTER (_has_reported AND priced), 0) AS compared_rows,
+  sum(cost_reported) FILTER (priced) AS cost_reported_compared,
+  coalesce(sum(cache_read_tokens) FILTER (priced), 0) AS cache_read_tokens,
+  coalesce(sum(cache_write_5m_tokens) FILTER (priced), 0) AS cache_write_5m_tokens,
+  coalesce(sum(cache_write_1h_tokens) FILTER (priced), 0) AS cache_write_1h_tokens,
+  coalesce(sum(calls_with_cache_reads) FILTER (priced), 0) AS calls_with_cache_reads,
+  coalesce(sum(calls_with_cache_writes) FILTER (priced), 0) AS calls_with_cache_writes,
+  min(first_ts) AS first_ts,
+  max(last_ts) AS last_ts,
+  sum(without_ts) AS without_ts,
+  sum(tz_assumed) AS tz_assumed
 """
 # level 2: each price's quantity sums x its rates (exact Decimal), then the sets' totals
 _COSTS = {
@@ -209,8 +228,8 @@ def summarize(
     price = ("_pid", "price_region")
     undated = [n for n in names if n != "day"]
     quantities = ",\n  ".join(f"sum({q})::BIGINT AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
+    summed = ",\n  ".join(f"sum({q}) AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
     keyed = ", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)
-    fine_measures = [*_SUMMED, *(f"_q_{u}" for u in BILLED_QUANTITIES)]
     shown = ", ".join(f"{formats[n].format(n)} AS {n}" if n in formats else n for n in names)
     grouping = ", ".join(
         "(" + ", ".join(["_part", *keys, *price, *(["_has_reported"] if name == "totals" else [])]) + ")"
@@ -230,15 +249,14 @@ def summarize(
     query = f"""
         WITH fine AS (
           SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
-            {", ".join(names)}, {", ".join(price)}, _has_reported,
-            {_SUMS.replace("{quantities}", quantities)}
+            {", ".join(names)}, {", ".join(price)}, _has_reported, priced,
+            {_FINE_SUMS.replace("{quantities}", quantities)}
           FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
-          GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported),
-                                  (day, {", ".join(price)}, _has_reported))
+          GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported, priced),
+                                  (day, {", ".join(price)}, _has_reported, priced))
         ), level1 AS (
           SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
-            {", ".join(f"sum({m}) AS {m}" for m in fine_measures)},
-            min(first_ts) AS first_ts, max(last_ts) AS last_ts
+            {_LEVEL1_SUMS.replace("{quantities}", summed)}
           FROM fine
           GROUP BY GROUPING SETS ({grouping})
           HAVING (_part = 'day') = (GROUPING({", ".join(names)}) = {masks["by_day"]})  -- each set from its part
