@@ -84,12 +84,14 @@ def exact_duplicates(
         WITH top_groups AS (
           SELECT prompt_hash, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY 1
           ORDER BY cost DESC, repeats DESC, prompt_hash LIMIT {int(top)}
+        ), judged AS (  -- one scan: cacheable calls with and without a logged request
+          SELECT count(prompt_hash) AS with_request, count(*) - count(prompt_hash) AS without_request
+          FROM {calls} WHERE {CACHEABLE}
         )
-        SELECT 'total', NULL, NULL, NULL,
-               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL),
-               (SELECT count(*) FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NULL),
+        SELECT 'total', NULL, NULL, NULL, with_request, without_request,
                (SELECT count(*) FROM _dup_costed WHERE _n = 2), NULL::DECIMAL(38,15),
                NULL::DECIMAL(38,15), NULL::TIMESTAMP, NULL::TIMESTAMP
+        FROM judged
         UNION ALL
         SELECT CASE WHEN _within THEN 'within' ELSE 'outside' END, NULL, NULL, NULL, NULL, count(*),
                count(*) FILTER (NOT priced), sum(cost), NULL, NULL, NULL

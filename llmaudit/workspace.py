@@ -26,6 +26,7 @@ from llmaudit.schema import CALL_SCHEMA, conform
 
 # not spooled (see `add_chunk`): null in `calls`
 TEXT_COLUMNS = ("request_text", "response_text")
+_TEXTS = ", ".join(TEXT_COLUMNS)
 # DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
 DEFAULT_MEMORY_LIMIT = "512MB"
 
@@ -94,7 +95,7 @@ class Workspace:
         target = self._next_file()
         try:
             return con.execute(  # COPY answers with the number of rows it wrote
-                f"COPY (SELECT * EXCLUDE (request_text, response_text) FROM ({select_sql})) "
+                f"COPY (SELECT * EXCLUDE ({_TEXTS}) FROM ({select_sql})) "
                 f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION lz4)"
             ).fetchone()[0]
         except duckdb.IOException as exc:
@@ -109,7 +110,7 @@ class Workspace:
         by DuckDB itself."""
         target = quote_literal(str(self._next_file()))
         return self.con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT * EXCLUDE (request_text, response_text), 'call' AS _kind, NULL::VARCHAR AS _reason, "
+            f"COPY (SELECT * EXCLUDE ({_TEXTS}), 'call' AS _kind, NULL::VARCHAR AS _reason, "
             f"({self._files - 1}::BIGINT << 44) + row_number() OVER () AS _seq FROM ({select_sql})) "
             f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
         ).fetchone()[0]

@@ -92,18 +92,9 @@ CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk
 BLOCK_READ_MIN_BYTES = 4 << 20
 
 
-@dataclass
-class _JsonSource:
-    """A JSON/JSONL file whose format is known: either a whole document's records (`batches`) or the
-    numbered blocks of a JSONL file (`blocks`)."""
-
-    batches: Iterator[LineBatch] | None = None
-    blocks: Iterator[Block] | None = None
-
-
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(reader, _JsonSource) for one JSON/JSONL file, or (None, rows) when its format is unknown (rows:
-    its non-blank lines or records).
+    """(reader, [line batch]) for a whole JSON document, (reader, numbered blocks) for a JSONL file, or
+    (None, rows) when its format is unknown (rows: its non-blank lines or records).
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
@@ -112,14 +103,14 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
     document = json_document_lines(source.read_all()) if is_document else None
     if document is not None:
         reader = forced or sniff(_sample_texts(document), readers)
-        return (reader, _JsonSource(batches=iter([document]))) if reader else (None, _non_blank(document))
+        return (reader, [document]) if reader else (None, _non_blank(document))
     blocks = iter_blocks(source.blocks())
     first = next(blocks, None)
     reader = forced or sniff(_block_sample(first), readers)
     rest = itertools.chain([first], blocks) if first is not None else iter(())
     if reader is None:
         return None, sum(_non_blank(block.line_batch()) for block in rest)
-    return reader, _JsonSource(blocks=rest)
+    return reader, rest
 
 
 def _sample_texts(batch: LineBatch) -> list[str]:
@@ -430,13 +421,11 @@ def stream_logs(
                 chunker.generic_csv(file_no, payload)
                 continue
             counts.files[str(path)] = found.name
-            if isinstance(payload, _JsonSource) and payload.blocks is not None:
+            if not isinstance(payload, list):  # a JSONL file's numbered blocks
                 if _block_read(path, found):
-                    chunker.blocks(found, file_no, payload.blocks)
+                    chunker.blocks(found, file_no, payload)
                     continue
-                payload = read_ahead(iter_lines(payload.blocks, CHUNK_LINES))
-            elif isinstance(payload, _JsonSource):
-                payload = payload.batches
+                payload = read_ahead(iter_lines(payload, CHUNK_LINES))
             for batch in payload:
                 chunker.lines(found, file_no, batch)
         completed = True
