@@ -8,6 +8,7 @@ the size of the logs. The priced calls are only materialized as a frame when som
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from llmaudit.pricing import priced_sql, rates_sql, usage_sql
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 from llmaudit.summarize import Intake, period_condition
 from llmaudit.workspace import Workspace
+
+_PRICED_SCHEMA = {**CALL_SCHEMA, **PRICE_SCHEMA}
+BATCH_ROWS = 100_000  # calls per batch when a report's calls are streamed out (`Report.iter_calls`)
 
 
 class Report:
@@ -59,7 +63,28 @@ class Report:
         if self.workspace is None:
             return self.calls
         frame = self.workspace.frame(f"SELECT * FROM priced WHERE {condition} ORDER BY {self.order}")
-        return conform(frame.drop("_seq"), {**CALL_SCHEMA, **PRICE_SCHEMA})
+        return conform(frame.drop("_seq"), _PRICED_SCHEMA)
+
+    def iter_calls(
+        self, condition: str = "TRUE", *, order: str | None = None, batch_rows: int | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The priced calls that satisfy a SQL condition, in `order` (default: the report's), streamed
+        from the workspace `batch_rows` at a time, so an export of any size holds one batch in memory.
+        Yields at least one frame (empty when no call matches). Nothing else may run on the workspace
+        connection until the iteration ends."""
+        if self.workspace is None:
+            yield self.calls
+            return
+        query = self.workspace.con.sql(
+            f"SELECT * EXCLUDE (_seq) FROM priced WHERE {condition} ORDER BY {order or self.order}"
+        )
+        empty = True
+        for batch in query.to_arrow_reader(batch_rows or BATCH_ROWS):
+            if batch.num_rows:
+                empty = False
+                yield conform(pl.from_arrow(batch), _PRICED_SCHEMA)  # type: ignore[arg-type]
+        if empty:
+            yield conform(pl.DataFrame(), _PRICED_SCHEMA)
 
     @property
     def rejects(self) -> pl.DataFrame:

@@ -3,14 +3,19 @@ provenance), or FinOps FOCUS v1.2 charge rows when the file name ends in `focus.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from llmaudit.db import quote_literal
 from llmaudit.errors import InputError, UsageError
+from llmaudit.money import ZERO
 
 if TYPE_CHECKING:
     from llmaudit.catalog import Catalog
@@ -42,42 +47,60 @@ def _text_safe(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
+def _checked_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(
             f"--out {path}: use a .parquet, .csv or .jsonl file name (or one ending in focus.csv for FOCUS)"
         )
-    frame = priced.drop("request_text", "response_text")
+    return suffix
+
+
+def _write_text(frames: Iterable[pl.DataFrame], path: Path, suffix: str) -> None:
+    """CSV (one header) or JSONL, frame after frame into one file: the same bytes as writing them at once."""
+    with path.open("wb") as handle:
+        for n, frame in enumerate(frames):
+            safe = _text_safe(frame.drop("request_text", "response_text"))
+            if suffix == ".csv":
+                safe.write_csv(handle, include_header=n == 0)
+            else:
+                safe.write_ndjson(handle)
+
+
+def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    suffix = _checked_suffix(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".parquet":
-            frame.write_parquet(path)
-        elif suffix == ".csv":
-            _text_safe(frame).write_csv(path)
+            priced.drop("request_text", "response_text").write_parquet(path)
         else:
-            _text_safe(frame).write_ndjson(path)
+            _write_text([priced], path, suffix)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path
 
 
 def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
-    """`write_calls` for an analyze report: (path, calls written). Parquet is copied by DuckDB straight
-    from the report's workspace, in read order, so it never materializes the calls in memory."""
+    """`write_calls` for an analyze report: (path, calls written), in read order, without materializing
+    the calls: Parquet is copied by DuckDB straight from the report's workspace, CSV and JSONL are written
+    a batch at a time (`Report.iter_calls`)."""
     path = Path(path)
-    if path.suffix.lower() != ".parquet" or report.workspace is None:
+    suffix = _checked_suffix(path)
+    if report.workspace is None:
         return write_calls(report.calls, path), report.call_count
     con = report.workspace.con
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            "COPY (SELECT * EXCLUDE (_seq, request_text, response_text) FROM priced "
-            f"ORDER BY {report.order}) TO {quote_literal(str(path))} (FORMAT parquet)"
-        )
+        if suffix == ".parquet":
+            con.execute(
+                "COPY (SELECT * EXCLUDE (_seq, request_text, response_text) FROM priced "
+                f"ORDER BY {report.order}) TO {quote_literal(str(path))} (FORMAT parquet)"
+            )
+        else:
+            _write_text(report.iter_calls(), path, suffix)
     except (duckdb.Error, OSError) as exc:
-        raise InputError(f"{path}: cannot write: {exc}") from None
+        raise InputError(f"{path}: cannot write: {getattr(exc, 'strerror', None) or exc}") from None
     return path, report.call_count
 
 
@@ -111,16 +134,90 @@ def write_focus(priced: pl.DataFrame, path: str | Path, catalog: Catalog) -> Foc
     """FinOps FOCUS v1.2 rows of the priced calls to `path` (CSV, or Parquet with typed columns)."""
     from llmaudit.focus import focus_frame
 
+    path = _focus_path(path)
+    result = focus_frame(priced, catalog)
+    _write_focus_rows([result.rows], path)
+    return result
+
+
+@dataclass
+class FocusWritten:
+    """What `write_report_focus` wrote (its rows went to the file run by run, not into memory)."""
+
+    rows: int
+    calls: int
+    cost_usd: Decimal
+    unpriced_calls: int
+    untimed_calls: int
+    untimed_cost_usd: Decimal
+
+
+def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritten:
+    """`write_focus` for an analyze report in bounded memory: the priced, timed calls are streamed from
+    the workspace by day, provider and model, turned into FOCUS rows a run of whole groups at a time
+    (`focus.focus_runs`) and appended to the file run by run; what is left out is counted in SQL."""
+    from llmaudit import focus
+
+    path = _focus_path(path)
+    if report.workspace is None:
+        result = write_focus(report.calls, path, catalog)
+        return FocusWritten(
+            result.rows.height,
+            result.calls,
+            result.cost_usd,
+            result.unpriced_calls,
+            result.untimed_calls,
+            result.untimed_cost_usd,
+        )
+    exportable = "coalesce(priced, false) AND cost_usd IS NOT NULL"
+    [(unpriced, untimed, untimed_cost)] = report.workspace.con.execute(
+        f"SELECT count(*) FILTER (NOT coalesce(priced, false)), count(*) FILTER ({exportable} AND ts IS NULL), "
+        f"coalesce(sum(cost_usd) FILTER ({exportable} AND ts IS NULL), 0) FROM priced"
+    ).fetchall()
+    written = FocusWritten(0, 0, ZERO, unpriced, untimed, Decimal(untimed_cost))
+    calls = report.iter_calls(
+        f"{exportable} AND ts IS NOT NULL",
+        order=f"{focus.LEADING_KEYS_SQL}, ts, _seq",
+        batch_rows=max(focus.FOCUS_RUN_ROWS // 2, 1),  # runs close to FOCUS_RUN_ROWS, not a batch
+    )
+    runs = focus.focus_runs(calls, catalog)
+
+    def rows() -> Iterator[pl.DataFrame]:
+        for run in runs:
+            written.rows += run.rows.height
+            written.calls += run.calls
+            written.cost_usd += run.cost_usd
+            yield run.rows
+
+    _write_focus_rows(rows(), path)
+    return written
+
+
+def _focus_path(path: str | Path) -> Path:
     path = Path(path)
     if not is_focus_path(path):
         raise UsageError(f"--out {path}: a FOCUS file name ends in focus.csv or focus.parquet")
-    result = focus_frame(priced, catalog)
+    return path
+
+
+def _write_focus_rows(parts: Iterable[pl.DataFrame], path: Path) -> None:
+    """FOCUS rows, part after part, into one CSV (one header) or Parquet file (a row group or more per
+    part)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.name.lower().endswith(".parquet"):
-            result.rows.write_parquet(path)
+            writer = None
+            try:
+                for part in parts:
+                    table = part.to_arrow()
+                    writer = writer or pq.ParquetWriter(path, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+            finally:
+                if writer is not None:
+                    writer.close()
         else:
-            _focus_text(result.rows).write_csv(path)
+            with path.open("wb") as handle:
+                for n, part in enumerate(parts):
+                    _focus_text(part).write_csv(handle, include_header=n == 0)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    return result

@@ -16,6 +16,7 @@ BillingAccountId is the provider id, the billing period is the UTC calendar mont
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -347,9 +348,7 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
     region = pl.col("price_region") if "price_region" in priced.columns else pl.lit(None, pl.String)
     window = pl.col("price_window") if "price_window" in priced.columns else pl.lit(None, pl.String)
     calls = _split_costs(timed, catalog).with_columns(
-        pl.col("ts").dt.truncate("1d").alias("_day"),
-        pl.coalesce("provider", "price_provider").alias("_provider"),
-        pl.coalesce("model", "price_model", "model_raw").alias("_model"),
+        *[expr.alias(name) for name, expr in _leading_keys().items()],
         pl.coalesce(region, pl.col("region")).alias("_region"),
         window.cast(pl.String).alias("_window"),
         _tags().alias("_tags"),
@@ -406,6 +405,60 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
         untimed_calls=untimed.height,
         untimed_cost_usd=sum_decimal(untimed["cost_usd"]),
     )
+
+
+# timed calls per focus_frame call in `focus_runs` (rounded up to whole groups of leading keys): bounds
+# its memory, about 3 KB per call
+FOCUS_RUN_ROWS = 50_000
+# the order `focus_runs` needs its calls in, in SQL over priced calls: by the leading keys
+LEADING_KEYS_SQL = (
+    "date_trunc('day', ts), coalesce(provider, price_provider), coalesce(model, price_model, model_raw)"
+)
+
+
+def _leading_keys() -> dict[str, pl.Expr]:
+    """The first keys FOCUS rows are grouped and sorted by (UTC day, provider, model; `LEADING_KEYS_SQL`):
+    calls that share them make rows that no other call touches."""
+    return {
+        "_day": pl.col("ts").dt.truncate("1d"),
+        "_provider": pl.coalesce("provider", "price_provider"),
+        "_model": pl.coalesce("model", "price_model", "model_raw"),
+    }
+
+
+def _whole_groups(batches: Iterable[pl.DataFrame], run_rows: int) -> Iterator[pl.DataFrame]:
+    """Batches of calls sorted by the leading keys, regrouped into runs of at least `run_rows` calls (the
+    last may be smaller) that never split a group of equal keys; yields at least one frame when `batches`
+    yields one."""
+    pending: list[pl.DataFrame] = []
+    yielded = False
+    for batch in batches:
+        pending.append(batch)
+        if sum(frame.height for frame in pending) < run_rows:
+            continue
+        run = pl.concat(pending)
+        # sorted: the calls with the last call's keys may go on in the next batch; the others are whole
+        last = run.select(
+            pl.all_horizontal(expr.eq_missing(expr.last()) for expr in _leading_keys().values())
+        ).to_series()
+        complete, pending = run.filter(~last), [run.filter(last)]
+        if complete.height:
+            yielded = True
+            yield complete
+    if pending and (not yielded or sum(frame.height for frame in pending)):
+        yield pl.concat(pending)
+
+
+def focus_runs(
+    timed: Iterable[pl.DataFrame], catalog: Catalog, run_rows: int | None = None
+) -> Iterator[FocusResult]:
+    """`focus_frame` over priced calls with a timestamp that arrive in batches sorted by the leading keys
+    (`LEADING_KEYS_SQL`), one run of whole key groups at a time: every FOCUS row belongs to one group, so
+    no row needs calls from two runs, the runs' rows in order are the rows of one `focus_frame` over all
+    the calls (sorted by the same keys first), and memory holds a run, not the history. Yields at least
+    one result (with no rows when there are no calls)."""
+    for run in _whole_groups(timed, run_rows or FOCUS_RUN_ROWS):
+        yield focus_frame(run, catalog)
 
 
 def _columns(grouped: pl.DataFrame) -> pl.DataFrame:

@@ -77,12 +77,12 @@ def analyze_command(
 
 def _write_focus(report, out: Path, catalog) -> None:
     """FOCUS charges to `out`, and on stderr what they hold and which calls they cannot (no price, no time)."""
-    from llmaudit.export import write_focus
+    from llmaudit.export import write_report_focus
     from llmaudit.money import usd
 
-    result = write_focus(report.calls, out, catalog)
+    result = write_report_focus(report, out, catalog)
     typer.echo(
-        f"llmaudit: wrote {result.rows.height:,} FOCUS rows ({result.calls:,} calls, {usd(result.cost_usd)}) "
+        f"llmaudit: wrote {result.rows:,} FOCUS rows ({result.calls:,} calls, {usd(result.cost_usd)}) "
         f"to {out}",
         err=True,
     )
