@@ -25,6 +25,7 @@ import polars as pl
 from llmaudit.catalog import Catalog
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
 from llmaudit.pricing import price
+from llmaudit.runs import whole_groups
 
 FOCUS_VERSION = "1.2"
 # The 57 columns of FOCUS v1.2, in the alphabetical order of the spec's sample files.
@@ -426,29 +427,6 @@ def _leading_keys() -> dict[str, pl.Expr]:
     }
 
 
-def _whole_groups(batches: Iterable[pl.DataFrame], run_rows: int) -> Iterator[pl.DataFrame]:
-    """Batches of calls sorted by the leading keys, regrouped into runs of at least `run_rows` calls (the
-    last may be smaller) that never split a group of equal keys; yields at least one frame when `batches`
-    yields one."""
-    pending: list[pl.DataFrame] = []
-    yielded = False
-    for batch in batches:
-        pending.append(batch)
-        if sum(frame.height for frame in pending) < run_rows:
-            continue
-        run = pl.concat(pending)
-        # sorted: the calls with the last call's keys may go on in the next batch; the others are whole
-        last = run.select(
-            pl.all_horizontal(expr.eq_missing(expr.last()) for expr in _leading_keys().values())
-        ).to_series()
-        complete, pending = run.filter(~last), [run.filter(last)]
-        if complete.height:
-            yielded = True
-            yield complete
-    if pending and (not yielded or sum(frame.height for frame in pending)):
-        yield pl.concat(pending)
-
-
 def focus_runs(
     timed: Iterable[pl.DataFrame], catalog: Catalog, run_rows: int | None = None
 ) -> Iterator[FocusResult]:
@@ -457,7 +435,7 @@ def focus_runs(
     no row needs calls from two runs, the runs' rows in order are the rows of one `focus_frame` over all
     the calls (sorted by the same keys first), and memory holds a run, not the history. Yields at least
     one result (with no rows when there are no calls)."""
-    for run in _whole_groups(timed, run_rows or FOCUS_RUN_ROWS):
+    for run in whole_groups(timed, list(_leading_keys().values()), run_rows or FOCUS_RUN_ROWS):
         yield focus_frame(run, catalog)
 
 

@@ -28,6 +28,7 @@ when the recorded cost matches that counterfactual within the same tolerance (RU
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,6 +39,7 @@ from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
 from llmaudit.pricing import price
+from llmaudit.runs import whole_groups
 
 SCHEMA = "llmaudit.reconcile/v1"
 TOP = 20
@@ -363,35 +365,72 @@ def _share(part: Decimal, whole: Decimal) -> float | None:
     return float(part / whole * 100) if whole else None
 
 
-def _cause_rows(recon: pl.DataFrame) -> list[dict[str, Any]]:
-    off = recon.filter(pl.col("recon_status").is_in(["not compared", "difference"]))
-    if off.is_empty():
-        return []
-    compared = pl.col("recon_status") == "difference"
-    rows = (
-        off.group_by("recon_cause")
-        .agg(
+_OFF = pl.col("recon_status").is_in(["not compared", "difference"])
+_COMPARED = pl.col("recon_status").is_in(["match", "difference"])
+
+
+@dataclass
+class _Part:
+    """What `summarize` needs of a classified frame, small: totals, and rows per (cause, model), per model
+    and the `top` largest differences. Parts of frames that share no model add up exactly (`_merged`)."""
+
+    totals: dict[str, Any]
+    cause_models: pl.DataFrame
+    by_model: pl.DataFrame
+    largest: pl.DataFrame
+
+
+def _part(recon: pl.DataFrame, top: int) -> _Part:
+    compared = recon.filter(_COMPARED)
+    unchecked = recon.filter(pl.col("recon_status") == "not compared")
+    off = recon.filter(_OFF)
+    differs = pl.col("recon_status") == "difference"
+    return _Part(
+        totals={
+            "calls": recon.height,
+            "compared": compared.height,
+            "unchecked": unchecked.height,
+            "matching": int((compared["recon_status"] == "match").sum()) if compared.height else 0,
+            "recorded": sum_decimal(compared["cost_reported"]),
+            "repriced": sum_decimal(compared["cost_usd"]),
+            "mismatch": sum_decimal(compared["recon_difference_usd"].abs()),
+            "recorded_not_compared": sum_decimal(unchecked["cost_reported"]),
+        },
+        cause_models=off.group_by("recon_cause", "model").agg(
             pl.len().alias("calls"),
             pl.col("cost_reported").sum().alias("recorded_usd"),
-            pl.col("cost_usd").filter(compared).sum().alias("repriced_usd"),
-            pl.col("recon_difference_usd").filter(compared).sum().alias("difference_usd"),
-            compared.any().alias("_compared"),
-        )
-        .to_dicts()
-    )
-    by_model = (
-        off.group_by("recon_cause", "model")
-        .agg(
-            pl.len().alias("calls"),
-            pl.col("cost_reported").sum().alias("recorded_usd"),
-            pl.col("cost_usd").filter(compared).sum().alias("repriced_usd"),
-            pl.col("recon_difference_usd").filter(compared).sum().alias("difference_usd"),
+            pl.col("cost_usd").filter(differs).sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").filter(differs).sum().alias("difference_usd"),
             # the most common detail; ties (every call its own ratio) broken by text, so runs agree
             pl.col("recon_detail").drop_nulls().mode().sort().first().alias("detail"),
-            compared.any().alias("_compared"),
+            differs.any().alias("_compared"),
+        ),
+        by_model=compared.group_by("model").agg(
+            pl.len().alias("calls"),
+            (pl.col("recon_status") == "match").sum().alias("matching"),
+            pl.col("cost_reported").sum().alias("recorded_usd"),
+            pl.col("cost_usd").sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").sum().alias("difference_usd"),
+        ),
+        largest=_largest_rows(off, top),
+    )
+
+
+def _cause_rows(cause_models: pl.DataFrame) -> list[dict[str, Any]]:
+    if cause_models.is_empty():
+        return []
+    rows = (
+        cause_models.group_by("recon_cause")
+        .agg(
+            pl.col("calls").sum(),
+            pl.col("recorded_usd").sum(),
+            pl.col("repriced_usd").sum(),
+            pl.col("difference_usd").sum(),
+            pl.col("_compared").any(),
         )
         .to_dicts()
     )
+    by_model = cause_models.to_dicts()
     out = []
     for row in rows:
         cause = row["recon_cause"]
@@ -425,38 +464,24 @@ def _cause_rows(recon: pl.DataFrame) -> list[dict[str, Any]]:
     )
 
 
-def _by_model(recon: pl.DataFrame) -> list[dict[str, Any]]:
-    compared = recon.filter(pl.col("recon_status").is_in(["match", "difference"]))
-    if compared.is_empty():
-        return []
-    rows = (
-        compared.group_by("model")
-        .agg(
-            pl.len().alias("calls"),
-            (pl.col("recon_status") == "match").sum().alias("matching"),
-            pl.col("cost_reported").sum().alias("recorded_usd"),
-            pl.col("cost_usd").sum().alias("repriced_usd"),
-            pl.col("recon_difference_usd").sum().alias("difference_usd"),
-        )
-        .to_dicts()
-    )
+def _by_model(by_model: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = by_model.to_dicts()
     for row in rows:
         for key in ("recorded_usd", "repriced_usd", "difference_usd"):
             row[key] = _dec(row[key]) or ZERO
     return sorted(rows, key=lambda r: (-abs(r["difference_usd"]), str(r["model"])))
 
 
-def _largest(recon: pl.DataFrame, top: int) -> list[dict[str, Any]]:
-    off = recon.filter(pl.col("recon_status").is_in(["not compared", "difference"]))
-    if off.is_empty() or top <= 0:
-        return []
-    rows = (
+def _largest_rows(off: pl.DataFrame, top: int) -> pl.DataFrame:
+    """The `top` largest differences (or recorded costs not compared), largest first, ties by file:line."""
+    return (
         off.with_columns(
             pl.coalesce(pl.col("recon_difference_usd").abs(), pl.col("cost_reported").abs()).alias("_size")
         )
         .sort(["_size", "source_file", "source_line"], descending=[True, False, False], nulls_last=True)
-        .head(top)
+        .head(max(top, 0))
         .select(
+            "_size",
             "source_file",
             "source_line",
             "ts",
@@ -468,8 +493,10 @@ def _largest(recon: pl.DataFrame, top: int) -> list[dict[str, Any]]:
             "recon_cause",
             "recon_detail",
         )
-        .to_dicts()
     )
+
+
+def _largest(largest: pl.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             "location": f"{r['source_file']}:{r['source_line']}"
@@ -486,39 +513,45 @@ def _largest(recon: pl.DataFrame, top: int) -> list[dict[str, Any]]:
             "cause": r["recon_cause"],
             "detail": r["recon_detail"],
         }
-        for r in rows
+        for r in largest.to_dicts()
     ]
 
 
-def summarize(recon: pl.DataFrame, tolerance: Tolerance, top: int = TOP) -> dict[str, Any]:
-    """Totals, causes, per-model comparison and the largest differences of a `classify` frame."""
-    compared = recon.filter(pl.col("recon_status").is_in(["match", "difference"]))
-    unchecked = recon.filter(pl.col("recon_status") == "not compared")
-    recorded, repriced = sum_decimal(compared["cost_reported"]), sum_decimal(compared["cost_usd"])
-    mismatch = sum_decimal(compared["recon_difference_usd"].abs())
-    matching = int((compared["recon_status"] == "match").sum()) if compared.height else 0
+def _merged(parts: list[_Part], tolerance: Tolerance, top: int) -> dict[str, Any]:
+    """The summary of parts whose frames share no model: sums of sums, and the top of the tops."""
+    t = {key: sum(part.totals[key] for part in parts) for key in parts[0].totals}
+    recorded, repriced, mismatch = (_dec(t[k]) or ZERO for k in ("recorded", "repriced", "mismatch"))
+    largest = pl.concat([part.largest for part in parts], how="vertical_relaxed")
+    largest = largest.sort(
+        ["_size", "source_file", "source_line"], descending=[True, False, False], nulls_last=True
+    ).head(max(top, 0))
     return {
         "tolerance": tolerance.as_dict(),
         "totals": {
-            "calls": recon.height,
-            "calls_with_recorded_cost": compared.height + unchecked.height,
-            "calls_compared": compared.height,
-            "calls_matching": matching,
-            "calls_differing": compared.height - matching,
-            "calls_not_compared": unchecked.height,
-            "match_rate_pct": matching / compared.height * 100 if compared.height else None,
+            "calls": t["calls"],
+            "calls_with_recorded_cost": t["compared"] + t["unchecked"],
+            "calls_compared": t["compared"],
+            "calls_matching": t["matching"],
+            "calls_differing": t["compared"] - t["matching"],
+            "calls_not_compared": t["unchecked"],
+            "match_rate_pct": t["matching"] / t["compared"] * 100 if t["compared"] else None,
             "recorded_usd": recorded,
             "repriced_usd": repriced,
             "difference_usd": recorded - repriced,
             "difference_pct": _share(recorded - repriced, repriced),
             "mismatch_usd": mismatch,
             "mismatch_pct": _share(mismatch, repriced),
-            "recorded_not_compared_usd": sum_decimal(unchecked["cost_reported"]),
+            "recorded_not_compared_usd": _dec(t["recorded_not_compared"]) or ZERO,
         },
-        "causes": _cause_rows(recon),
-        "by_model": _by_model(recon),
-        "largest": _largest(recon, top),
+        "causes": _cause_rows(pl.concat([part.cause_models for part in parts], how="vertical_relaxed")),
+        "by_model": _by_model(pl.concat([part.by_model for part in parts], how="vertical_relaxed")),
+        "largest": _largest(largest) if top > 0 else [],
     }
+
+
+def summarize(recon: pl.DataFrame, tolerance: Tolerance, top: int = TOP) -> dict[str, Any]:
+    """Totals, causes, per-model comparison and the largest differences of a `classify` frame."""
+    return _merged([_part(recon, top)], tolerance, top)
 
 
 def reconcile(
@@ -530,11 +563,41 @@ def reconcile(
 ) -> dict[str, Any]:
     """Recorded vs repriced cost of priced calls (from `price()` with `catalog`, bundled by default):
     totals, differences grouped by cause, per model, and the `top` largest differences (file:line)."""
+    return reconcile_runs([priced], catalog, tolerance=tolerance, top=top)
+
+
+def reconcile_runs(
+    runs: Iterable[pl.DataFrame],
+    catalog: Catalog | None = None,
+    *,
+    tolerance: Tolerance | None = None,
+    top: int = TOP,
+) -> dict[str, Any]:
+    """`reconcile` over priced calls that arrive in runs that share no model (every rule, the per-model
+    ratios included, looks within one model): each run is classified and reduced to a small summary, so
+    memory holds a run, not the history, and the result is the one of a single `reconcile`."""
     tolerance = tolerance or Tolerance()
     catalog = catalog or load_catalog()
-    data = summarize(classify(priced, catalog, tolerance), tolerance, top)
+    parts = [_part(classify(run, catalog, tolerance), top) for run in runs]
+    if not parts:
+        raise ValueError("reconcile_runs needs at least one (possibly empty) run")
+    data = _merged(parts, tolerance, top)
     data["catalog"] = {"id": catalog.catalog_id}
     return data
+
+
+# calls classified at a time by `reconcile_report` (rounded up to whole models): bounds its memory
+RUN_ROWS = 200_000
+
+
+def reconcile_report(
+    report, catalog: Catalog, *, tolerance: Tolerance | None = None, top: int = TOP
+) -> dict[str, Any]:
+    """`reconcile` of an analyze report's calls in bounded memory: only calls with a recorded cost are read,
+    streamed from the report's workspace by model and classified a run of whole models at a time."""
+    calls = report.iter_calls("cost_reported IS NOT NULL", order="model, _seq", batch_rows=RUN_ROWS // 2)
+    runs = whole_groups(calls, [pl.col("model")], RUN_ROWS)
+    return reconcile_runs(runs, catalog, tolerance=tolerance, top=top)
 
 
 def exceeds(data: dict[str, Any], threshold: tuple[str, Decimal]) -> bool:

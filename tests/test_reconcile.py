@@ -407,3 +407,30 @@ def test_reconcile_does_not_depend_on_row_order():
     for seed in range(3):
         shuffled = calls.sample(fraction=1.0, shuffle=True, seed=seed)
         assert reconcile(shuffled, catalog)["causes"] == forward["causes"]
+
+
+def test_reconcile_of_a_report_in_runs_of_whole_models_is_the_one_pass_result(monkeypatch):
+    """`reconcile_report` streams the calls with a recorded cost by model and classifies a run of whole
+    models at a time: with runs of a few calls, the same report as one pass over the frame."""
+    from pathlib import Path
+
+    from llmaudit import reconciliation
+    from llmaudit.analysis import analyze
+    from llmaudit.catalog import load_catalog
+
+    catalog = load_catalog()
+    report = analyze(Path(__file__).parent.parent / "sample_logs", catalog=catalog)
+    whole = reconcile(report.calls_where("cost_reported IS NOT NULL"), catalog)
+    runs: list[set] = []
+    classify_run = reconciliation.classify
+
+    def recording(priced, *args):
+        runs.append(set(priced["model"].to_list()))
+        return classify_run(priced, *args)
+
+    monkeypatch.setattr(reconciliation, "classify", recording)
+    monkeypatch.setattr(reconciliation, "RUN_ROWS", 3)
+    streamed = reconciliation.reconcile_report(report, catalog)
+    assert len(runs) >= 3 and all(not (a & b) for i, a in enumerate(runs) for b in runs[i + 1 :])
+    assert whole["totals"]["calls_compared"] > 0 and whole["causes"] and whole["largest"]
+    assert streamed == whole

@@ -54,7 +54,7 @@ def reconcile_command(
     from llmaudit.cli.render import progress, warn_rejects
     from llmaudit.money import usd
     from llmaudit.pricediff import parse_threshold
-    from llmaudit.reconciliation import SCHEMA, Tolerance, exceeds, reconcile
+    from llmaudit.reconciliation import SCHEMA, Tolerance, exceeds, reconcile_report
     from llmaudit.store import HistoryStore
 
     tol = Tolerance.parse(tolerance)
@@ -67,8 +67,7 @@ def reconcile_command(
             )
         else:
             report = analyze_history(HistoryStore(db), catalog=loaded, since=since, until=until)
-        # only calls with a recorded cost can be reconciled: the others are never read into memory
-        result = reconcile(report.calls_where("cost_reported IS NOT NULL"), loaded, tolerance=tol, top=top)
+        result = reconcile_report(report, loaded, tolerance=tol, top=top)
         result["totals"]["calls"] = report.call_count
         data = {"coverage": report.data["coverage"], "period": report.data["period"], **result}
     warn_rejects(report)
