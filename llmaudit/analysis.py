@@ -66,18 +66,23 @@ class Report:
         return conform(frame.drop("_seq"), _PRICED_SCHEMA)
 
     def iter_calls(
-        self, condition: str = "TRUE", *, order: str | None = None, batch_rows: int | None = None
+        self,
+        condition: str = "TRUE",
+        *,
+        order: str | None = None,
+        batch_rows: int | None = None,
+        ordered: bool = True,
     ) -> Iterator[pl.DataFrame]:
         """The priced calls that satisfy a SQL condition, in `order` (default: the report's), streamed
         from the workspace `batch_rows` at a time, so an export of any size holds one batch in memory.
-        Yields at least one frame (empty when no call matches). Nothing else may run on the workspace
+        Yields at least one frame (empty when no call matches); `ordered=False` skips the sort for a
+        consumer whose result does not depend on the order. Nothing else may run on the workspace
         connection until the iteration ends."""
         if self.workspace is None:
             yield self.calls
             return
-        query = self.workspace.con.sql(
-            f"SELECT * EXCLUDE (_seq) FROM priced WHERE {condition} ORDER BY {order or self.order}"
-        )
+        sort = f" ORDER BY {order or self.order}" if ordered else ""
+        query = self.workspace.con.sql(f"SELECT * EXCLUDE (_seq) FROM priced WHERE {condition}{sort}")
         empty = True
         for batch in query.to_arrow_reader(batch_rows or BATCH_ROWS):
             if batch.num_rows:

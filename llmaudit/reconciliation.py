@@ -39,7 +39,6 @@ from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
 from llmaudit.pricing import price
-from llmaudit.runs import whole_groups
 
 SCHEMA = "llmaudit.reconcile/v1"
 TOP = 20
@@ -250,14 +249,21 @@ def _status_frame(priced: pl.DataFrame, tolerance: Tolerance) -> pl.DataFrame:
     )
 
 
-def classify(
-    priced: pl.DataFrame, catalog: Catalog | None = None, tolerance: Tolerance | None = None
-) -> pl.DataFrame:
-    """The priced calls plus recon_status (no recorded cost | not compared | match | difference),
-    recon_difference_usd (recorded - repriced), recon_cause, recon_detail and recon_explained_usd
-    (the counterfactual cost that the recorded one matches). `catalog` must be the one that priced them."""
-    tolerance = tolerance or Tolerance()
-    catalog = catalog or load_catalog()
+STALE = "stale or different price"
+_CAUSE_SCHEMA = {
+    "_i": pl.Int64,
+    "recon_cause": pl.String,
+    "recon_detail": pl.String,
+    "recon_explained_usd": MONEY_DTYPE,
+}
+
+
+def _classify_rules(priced: pl.DataFrame, catalog: Catalog, tolerance: Tolerance) -> pl.DataFrame:
+    """The priced calls with recon_status, recon_difference_usd and the causes every call can be given on
+    its own (first causes, then the RULES' counterfactuals); differences still unexplained get `_bucket`,
+    their recorded/repriced ratio on a log scale (one bucket per price within the relative tolerance), or
+    "other" when a cost is not positive: whether a bucket is a stale price depends on the other calls of
+    the model (`_stale_verdicts`)."""
     ids = priced["catalog_id"].drop_nulls().unique().to_list() if priced.height else []
     if ids and ids != [catalog.catalog_id]:
         raise UsageError(
@@ -265,7 +271,7 @@ def classify(
             "reconcile with the catalog that priced them"
         )
     frame = _status_frame(priced, tolerance)
-    explained: list[pl.DataFrame] = []
+    explained: list[pl.DataFrame] = [pl.DataFrame(schema=_CAUSE_SCHEMA)]
     fixed = frame.filter(
         pl.col("recon_status").is_in(["not compared", "difference"]) & pl.col("_first_cause").is_not_null()
     )
@@ -293,60 +299,73 @@ def classify(
         if test.height:
             explained.append(test.drop("_hit"))
             todo = todo.filter(~pl.col("_i").is_in(test["_i"].implode()))
-    stale = _stale(todo, tolerance)
-    explained.append(stale)
+    step = math.log1p(max(float(tolerance.relative), 1e-9))
+    positive = (pl.col("cost_usd") > 0) & (pl.col("cost_reported") > 0)
+    ratio = pl.col("cost_reported").cast(pl.Float64) / pl.col("cost_usd").cast(pl.Float64)
+    unexplained = todo.select(
+        "_i", pl.when(positive).then(ratio.log().truediv(step).round(0).cast(pl.Int64)).alias("_bucket")
+    )
     causes = pl.concat(explained, how="vertical_relaxed")
-    out = frame.join(causes, on="_i", how="left", maintain_order="left")
+    out = frame.join(causes, on="_i", how="left", maintain_order="left").join(
+        unexplained, on="_i", how="left", maintain_order="left"
+    )
     return out.with_columns(
-        pl.when(pl.col("recon_status").is_in(["not compared", "difference"]))
+        pl.when(pl.col("recon_status").is_in(["not compared", "difference"]) & pl.col("_bucket").is_null())
         .then(pl.col("recon_cause").fill_null("other"))
+        .otherwise(pl.col("recon_cause"))
         .alias("recon_cause")
     ).drop("_i", "_first_cause")
 
 
-def _stale(todo: pl.DataFrame, tolerance: Tolerance) -> pl.DataFrame:
-    """Calls of a model sharing one recorded/repriced ratio (>= 2 calls agree): the source's own price."""
-    empty = pl.DataFrame(
-        schema={
-            "_i": pl.Int64,
-            "recon_cause": pl.String,
-            "recon_detail": pl.String,
-            "recon_explained_usd": MONEY_DTYPE,
-        }
+def _stale_verdicts(buckets: pl.DataFrame) -> pl.DataFrame:
+    """Per (model, _bucket) of unexplained differences (calls, recorded_usd, repriced_usd): a bucket of at
+    least two calls is the source's own price for the model (cause STALE, with the ratio as detail), a
+    lone call is "other"."""
+    details = [
+        f"recorded is {_pct(r['recorded_usd'], r['repriced_usd'])} of catalog for model {r['model']}"
+        if r["calls"] >= 2
+        else None
+        for r in buckets.select("model", "calls", "recorded_usd", "repriced_usd").to_dicts()
+    ]
+    return buckets.with_columns(
+        pl.when(pl.col("calls") >= 2).then(pl.lit(STALE)).otherwise(pl.lit("other")).alias("recon_cause"),
+        pl.Series("recon_detail", details, dtype=pl.String),
     )
-    rest = todo.filter((pl.col("cost_usd") > 0) & (pl.col("cost_reported") > 0))
-    if rest.is_empty():
-        return empty
-    # ratios within the relative tolerance share a bucket (log scale): one bucket per price the source uses
-    step = math.log1p(max(float(tolerance.relative), 1e-9))
-    rest = rest.with_columns(
-        (pl.col("cost_reported").cast(pl.Float64) / pl.col("cost_usd").cast(pl.Float64))
-        .log()
-        .truediv(step)
-        .round(0)
-        .cast(pl.Int64)
-        .alias("_bucket")
+
+
+def _bucket_sums(recon: pl.DataFrame) -> pl.DataFrame:
+    return (
+        recon.filter(pl.col("_bucket").is_not_null())
+        .group_by("model", "_bucket")
+        .agg(
+            pl.len().alias("calls"),
+            pl.col("cost_reported").sum().alias("recorded_usd"),
+            pl.col("cost_usd").sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").sum().alias("difference_usd"),
+        )
     )
-    rest = rest.filter(pl.len().over("model", "_bucket") >= 2)
-    if rest.is_empty():
-        return empty
-    per_price = rest.group_by("model", "_bucket").agg(pl.col("cost_reported").sum(), pl.col("cost_usd").sum())
-    details = pl.DataFrame(
-        {
-            "model": per_price["model"],
-            "_bucket": per_price["_bucket"],
-            "recon_detail": [
-                f"recorded is {_pct(r['cost_reported'], r['cost_usd'])} of catalog for model {r['model']}"
-                for r in per_price.to_dicts()
-            ],
-        },
-        schema={"model": pl.String, "_bucket": pl.Int64, "recon_detail": pl.String},
+
+
+def classify(
+    priced: pl.DataFrame, catalog: Catalog | None = None, tolerance: Tolerance | None = None
+) -> pl.DataFrame:
+    """The priced calls plus recon_status (no recorded cost | not compared | match | difference),
+    recon_difference_usd (recorded - repriced), recon_cause, recon_detail and recon_explained_usd
+    (the counterfactual cost that the recorded one matches). `catalog` must be the one that priced them."""
+    recon = _classify_rules(priced, catalog or load_catalog(), tolerance or Tolerance())
+    verdicts = _stale_verdicts(_bucket_sums(recon)).select(
+        "model", "_bucket", pl.col("recon_cause").alias("_cause"), pl.col("recon_detail").alias("_detail")
     )
-    return rest.join(details, on=["model", "_bucket"], how="left", nulls_equal=True).select(
-        "_i",
-        pl.lit("stale or different price").alias("recon_cause"),
-        "recon_detail",
-        pl.lit(None, MONEY_DTYPE).alias("recon_explained_usd"),
+    return (
+        recon.join(verdicts, on=["model", "_bucket"], how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            pl.coalesce("_cause", "recon_cause").alias("recon_cause"),
+            pl.when(pl.col("_bucket").is_not_null())
+            .then("_detail")
+            .otherwise("recon_detail")
+            .alias("recon_detail"),
+        )
+        .drop("_bucket", "_cause", "_detail")
     )
 
 
@@ -367,24 +386,29 @@ def _share(part: Decimal, whole: Decimal) -> float | None:
 
 _OFF = pl.col("recon_status").is_in(["not compared", "difference"])
 _COMPARED = pl.col("recon_status").is_in(["match", "difference"])
+_DIFFERS = pl.col("recon_status") == "difference"
+_MONEY = ("recorded_usd", "repriced_usd", "difference_usd")
 
 
 @dataclass
 class _Part:
-    """What `summarize` needs of a classified frame, small: totals, and rows per (cause, model), per model
-    and the `top` largest differences. Parts of frames that share no model add up exactly (`_merged`)."""
+    """What `summarize` needs of a classified frame, small: totals; calls and money per (cause, model,
+    detail), per model, and per (model, ratio bucket) of the differences a stale price may explain; the
+    `top` largest differences. Parts of any frames add up exactly (`_merged`)."""
 
     totals: dict[str, Any]
-    cause_models: pl.DataFrame
+    details: pl.DataFrame
+    buckets: pl.DataFrame
     by_model: pl.DataFrame
     largest: pl.DataFrame
 
 
 def _part(recon: pl.DataFrame, top: int) -> _Part:
+    if "_bucket" not in recon.columns:  # a finished `classify` frame: every cause is known
+        recon = recon.with_columns(pl.lit(None, pl.Int64).alias("_bucket"))
     compared = recon.filter(_COMPARED)
     unchecked = recon.filter(pl.col("recon_status") == "not compared")
     off = recon.filter(_OFF)
-    differs = pl.col("recon_status") == "difference"
     return _Part(
         totals={
             "calls": recon.height,
@@ -396,45 +420,53 @@ def _part(recon: pl.DataFrame, top: int) -> _Part:
             "mismatch": sum_decimal(compared["recon_difference_usd"].abs()),
             "recorded_not_compared": sum_decimal(unchecked["cost_reported"]),
         },
-        cause_models=off.group_by("recon_cause", "model").agg(
+        details=off.filter(pl.col("_bucket").is_null())
+        .group_by("recon_cause", "model", "recon_detail")
+        .agg(
             pl.len().alias("calls"),
             pl.col("cost_reported").sum().alias("recorded_usd"),
-            pl.col("cost_usd").filter(differs).sum().alias("repriced_usd"),
-            pl.col("recon_difference_usd").filter(differs).sum().alias("difference_usd"),
-            # the most common detail; ties (every call its own ratio) broken by text, so runs agree
-            pl.col("recon_detail").drop_nulls().mode().sort().first().alias("detail"),
-            differs.any().alias("_compared"),
+            pl.col("cost_usd").filter(_DIFFERS).sum().alias("repriced_usd"),
+            pl.col("recon_difference_usd").filter(_DIFFERS).sum().alias("difference_usd"),
+            _DIFFERS.any().alias("_compared"),
         ),
+        buckets=_bucket_sums(off),
         by_model=compared.group_by("model").agg(
             pl.len().alias("calls"),
-            (pl.col("recon_status") == "match").sum().alias("matching"),
+            (pl.col("recon_status") == "match").sum().cast(pl.Int64).alias("matching"),
             pl.col("cost_reported").sum().alias("recorded_usd"),
             pl.col("cost_usd").sum().alias("repriced_usd"),
             pl.col("recon_difference_usd").sum().alias("difference_usd"),
         ),
-        largest=_largest_rows(off, top),
+        largest=_copied(_largest_rows(off, top)),
     )
 
 
-def _cause_rows(cause_models: pl.DataFrame) -> list[dict[str, Any]]:
-    if cause_models.is_empty():
+def _copied(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few rows in buffers of their own: a slice of a frame keeps the whole frame's memory alive."""
+    return pl.DataFrame(frame.to_dict(as_series=False), schema=frame.schema)
+
+
+def _cause_rows(details: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per cause, then per model within it, from rows per (cause, model, detail); a model's detail is its
+    most common one, ties broken by text, so runs agree."""
+    if details.is_empty():
         return []
-    rows = (
-        cause_models.group_by("recon_cause")
+    sums = [pl.col(m).sum() for m in _MONEY]
+    by_model = (
+        details.sort(["calls", "recon_detail"], descending=[True, False], nulls_last=True)
+        .group_by("recon_cause", "model", maintain_order=True)
         .agg(
             pl.col("calls").sum(),
-            pl.col("recorded_usd").sum(),
-            pl.col("repriced_usd").sum(),
-            pl.col("difference_usd").sum(),
+            *sums,
+            pl.col("recon_detail").drop_nulls().first().alias("detail"),
             pl.col("_compared").any(),
         )
-        .to_dicts()
     )
-    by_model = cause_models.to_dicts()
+    rows = by_model.group_by("recon_cause").agg(pl.col("calls").sum(), *sums, pl.col("_compared").any())
+    models = by_model.to_dicts()
     out = []
-    for row in rows:
+    for row in rows.to_dicts():
         cause = row["recon_cause"]
-        models = [m for m in by_model if m["recon_cause"] == cause]
         out.append(
             {
                 "cause": cause,
@@ -454,6 +486,7 @@ def _cause_rows(cause_models: pl.DataFrame) -> list[dict[str, Any]]:
                             "detail": m["detail"],
                         }
                         for m in models
+                        if m["recon_cause"] == cause
                     ),
                     key=lambda m: (-abs(m["difference_usd"] or m["recorded_usd"]), str(m["model"])),
                 ),
@@ -467,25 +500,31 @@ def _cause_rows(cause_models: pl.DataFrame) -> list[dict[str, Any]]:
 def _by_model(by_model: pl.DataFrame) -> list[dict[str, Any]]:
     rows = by_model.to_dicts()
     for row in rows:
-        for key in ("recorded_usd", "repriced_usd", "difference_usd"):
+        for key in _MONEY:
             row[key] = _dec(row[key]) or ZERO
     return sorted(rows, key=lambda r: (-abs(r["difference_usd"]), str(r["model"])))
 
 
+_LARGEST_ORDER = {"by": ["_size", "source_file", "source_line"], "descending": [True, False, False]}
+
+
 def _largest_rows(off: pl.DataFrame, top: int) -> pl.DataFrame:
-    """The `top` largest differences (or recorded costs not compared), largest first, ties by file:line."""
+    """The `top` largest differences (or recorded costs not compared), largest first, ties by file:line;
+    with the model and ratio bucket that may still make a difference a stale price."""
     return (
         off.with_columns(
             pl.coalesce(pl.col("recon_difference_usd").abs(), pl.col("cost_reported").abs()).alias("_size")
         )
-        .sort(["_size", "source_file", "source_line"], descending=[True, False, False], nulls_last=True)
+        .sort(**_LARGEST_ORDER, nulls_last=True)
         .head(max(top, 0))
         .select(
             "_size",
             "source_file",
             "source_line",
             "ts",
-            pl.coalesce("model", "model_raw").alias("model"),
+            "model",  # the key of the ratio buckets
+            pl.coalesce("model", "model_raw").alias("_shown_model"),
+            "_bucket",
             "cost_reported",
             "cost_usd",
             "recon_difference_usd",
@@ -505,7 +544,7 @@ def _largest(largest: pl.DataFrame) -> list[dict[str, Any]]:
             "file": r["source_file"],
             "line": r["source_line"],
             "ts": r["ts"],
-            "model": r["model"],
+            "model": r["_shown_model"],
             "recorded_usd": _dec(r["cost_reported"]),
             "repriced_usd": _dec(r["cost_usd"]),
             "difference_usd": _dec(r["recon_difference_usd"]),
@@ -518,13 +557,59 @@ def _largest(largest: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _merged(parts: list[_Part], tolerance: Tolerance, top: int) -> dict[str, Any]:
-    """The summary of parts whose frames share no model: sums of sums, and the top of the tops."""
+    """The summary of any parts: sums of sums, stale prices decided on every call's ratio bucket, and the
+    top of the tops."""
     t = {key: sum(part.totals[key] for part in parts) for key in parts[0].totals}
     recorded, repriced, mismatch = (_dec(t[k]) or ZERO for k in ("recorded", "repriced", "mismatch"))
-    largest = pl.concat([part.largest for part in parts], how="vertical_relaxed")
-    largest = largest.sort(
-        ["_size", "source_file", "source_line"], descending=[True, False, False], nulls_last=True
-    ).head(max(top, 0))
+    buckets = (
+        pl.concat([part.buckets for part in parts], how="vertical_relaxed")
+        .group_by("model", "_bucket")
+        .agg(pl.col("calls").sum(), *[pl.col(m).sum() for m in _MONEY])
+    )
+    verdicts = _stale_verdicts(buckets)
+    # one row per (cause, model, detail): parts, and buckets whose ratios print alike, share details
+    details = (
+        pl.concat(
+            [
+                *(part.details for part in parts),
+                verdicts.select(
+                    "recon_cause", "model", "recon_detail", "calls", *_MONEY, pl.lit(True).alias("_compared")
+                ),
+            ],
+            how="vertical_relaxed",
+        )
+        .group_by("recon_cause", "model", "recon_detail")
+        .agg(pl.col("calls").sum(), *[pl.col(m).sum() for m in _MONEY], pl.col("_compared").any())
+    )
+    by_model = (
+        pl.concat([part.by_model for part in parts], how="vertical_relaxed")
+        .group_by("model")
+        .agg(pl.col("calls").sum(), pl.col("matching").sum(), *[pl.col(m).sum() for m in _MONEY])
+    )
+    largest = (
+        pl.concat([part.largest for part in parts], how="vertical_relaxed")
+        .sort(**_LARGEST_ORDER, nulls_last=True)
+        .head(max(top, 0))
+        .join(
+            verdicts.select(
+                "model",
+                "_bucket",
+                pl.col("recon_cause").alias("_cause"),
+                pl.col("recon_detail").alias("_detail"),
+            ),
+            on=["model", "_bucket"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.coalesce("_cause", "recon_cause").alias("recon_cause"),
+            pl.when(pl.col("_bucket").is_not_null())
+            .then("_detail")
+            .otherwise("recon_detail")
+            .alias("recon_detail"),
+        )
+    )
     return {
         "tolerance": tolerance.as_dict(),
         "totals": {
@@ -543,8 +628,8 @@ def _merged(parts: list[_Part], tolerance: Tolerance, top: int) -> dict[str, Any
             "mismatch_pct": _share(mismatch, repriced),
             "recorded_not_compared_usd": _dec(t["recorded_not_compared"]) or ZERO,
         },
-        "causes": _cause_rows(pl.concat([part.cause_models for part in parts], how="vertical_relaxed")),
-        "by_model": _by_model(pl.concat([part.by_model for part in parts], how="vertical_relaxed")),
+        "causes": _cause_rows(details),
+        "by_model": _by_model(by_model),
         "largest": _largest(largest) if top > 0 else [],
     }
 
@@ -573,12 +658,13 @@ def reconcile_runs(
     tolerance: Tolerance | None = None,
     top: int = TOP,
 ) -> dict[str, Any]:
-    """`reconcile` over priced calls that arrive in runs that share no model (every rule, the per-model
-    ratios included, looks within one model): each run is classified and reduced to a small summary, so
-    memory holds a run, not the history, and the result is the one of a single `reconcile`."""
+    """`reconcile` over priced calls that arrive in runs of any split: each run is classified on its own
+    (every rule but the stale-price one looks at one call) and reduced to a small summary that keeps the
+    unexplained differences as sums per (model, ratio bucket), so the stale prices are decided on every
+    call at the end. Memory holds a run, not the history; the result is the one of a single `reconcile`."""
     tolerance = tolerance or Tolerance()
     catalog = catalog or load_catalog()
-    parts = [_part(classify(run, catalog, tolerance), top) for run in runs]
+    parts = [_part(_classify_rules(run, catalog, tolerance), top) for run in runs]
     if not parts:
         raise ValueError("reconcile_runs needs at least one (possibly empty) run")
     data = _merged(parts, tolerance, top)
@@ -586,17 +672,17 @@ def reconcile_runs(
     return data
 
 
-# calls classified at a time by `reconcile_report` (rounded up to whole models): bounds its memory
-RUN_ROWS = 200_000
+# calls classified at a time by `reconcile_report`: bounds its memory (about 5 KB per call in a run)
+RUN_ROWS = 100_000
 
 
 def reconcile_report(
     report, catalog: Catalog, *, tolerance: Tolerance | None = None, top: int = TOP
 ) -> dict[str, Any]:
-    """`reconcile` of an analyze report's calls in bounded memory: only calls with a recorded cost are read,
-    streamed from the report's workspace by model and classified a run of whole models at a time."""
-    calls = report.iter_calls("cost_reported IS NOT NULL", order="model, _seq", batch_rows=RUN_ROWS // 2)
-    runs = whole_groups(calls, [pl.col("model")], RUN_ROWS)
+    """`reconcile` of an analyze report's calls in bounded memory: only calls with a recorded cost are
+    read, streamed from the report's workspace (in no particular order: the result does not depend on
+    it) and classified RUN_ROWS at a time."""
+    runs = report.iter_calls("cost_reported IS NOT NULL", batch_rows=RUN_ROWS, ordered=False)
     return reconcile_runs(runs, catalog, tolerance=tolerance, top=top)
 
 

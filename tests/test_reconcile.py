@@ -17,10 +17,11 @@ import pytest
 from conftest import TEST_CATALOG, UTC, calls_frame, write
 from typer.testing import CliRunner
 
+from llmaudit import reconciliation
 from llmaudit.cli import app
 from llmaudit.errors import UsageError
 from llmaudit.pricing import price
-from llmaudit.reconciliation import SCHEMA, Tolerance, classify, exceeds, reconcile
+from llmaudit.reconciliation import SCHEMA, Tolerance, classify, exceeds, reconcile, summarize
 
 D = Decimal
 runner = CliRunner()
@@ -178,6 +179,7 @@ def test_causes_together_in_one_frame_and_totals(catalog):
         "unknown model",
         "missing usage",
     ]
+    assert data["largest"][1]["model"] == "mystery-9000"  # no catalog model: the id as logged
 
 
 def test_stale_price_is_one_ratio_per_model(catalog):
@@ -409,28 +411,66 @@ def test_reconcile_does_not_depend_on_row_order():
         assert reconcile(shuffled, catalog)["causes"] == forward["causes"]
 
 
-def test_reconcile_of_a_report_in_runs_of_whole_models_is_the_one_pass_result(monkeypatch):
-    """`reconcile_report` streams the calls with a recorded cost by model and classifies a run of whole
-    models at a time: with runs of a few calls, the same report as one pass over the frame."""
+def test_reconcile_in_runs_of_one_call_finds_the_stale_price_and_the_same_report(catalog):
+    """Runs are classified apart, but a stale price is decided on every call of its ratio bucket: the
+    calls of the two 130%/70% prices, the 5x o3 price and every other cause, one call per run, give the
+    report of one pass, which also agrees with `summarize(classify(...))`."""
+    rows = [(m, u, r) for m, u, r, _, _ in CASES.values()]
+    usage = {"input_uncached_tokens": 1000, "output_tokens": 0}
+    rows += [("gpt-4.1", usage, r) for r in ("0.0026", "0.0014", "0.0026", "0.0014")]
+    priced = price(_frame(rows), catalog)
+    whole = reconcile(priced, catalog)
+    runs = [priced.slice(i, 1) for i in range(priced.height)]
+    assert reconciliation.reconcile_runs(runs, catalog) == whole
+    assert summarize(classify(priced, catalog), Tolerance()) | {"catalog": whole["catalog"]} == whole
+    stale = next(c for c in whole["causes"] if c["cause"] == "stale or different price")
+    assert (
+        stale["calls"] == 4
+        and stale["models"][0]["detail"] == "recorded is 130% of catalog for model gpt-4.1"
+    )
+    assert {r["cause"] for r in whole["largest"]} >= {
+        "stale or different price",
+        "other",
+        "long-context tier",
+    }
+
+
+def test_a_models_stale_detail_is_its_most_common_text_across_buckets(catalog):
+    """Two ratio buckets that print the same percentage (2 calls each) outnumber a third one (3 calls):
+    the detail is counted per text, not per bucket, in one pass and in runs alike."""
+    usage = {"input_uncached_tokens": 1000, "output_tokens": 0}  # gpt-4.1 repriced 0.002
+    recorded = ["0.0000051"] * 2 + ["0.0000052"] * 2 + ["0.000007"] * 3  # 0.26%, 0.26%, 0.35%
+    priced = price(_frame([("gpt-4.1", usage, r) for r in recorded]), catalog)
+    for data in (
+        reconcile(priced, catalog),
+        reconciliation.reconcile_runs([priced[:3], priced[3:]], catalog),
+    ):
+        (stale,) = data["causes"]
+        assert (stale["cause"], stale["calls"]) == ("stale or different price", 7)
+        assert stale["models"][0]["detail"] == "recorded is 0.26% of catalog for model gpt-4.1"
+
+
+def test_reconcile_of_a_report_streams_runs_with_the_one_pass_result(monkeypatch):
+    """`reconcile_report` reads only the calls with a recorded cost, RUN_ROWS at a time from the report's
+    workspace: with runs of a few calls, the report of one pass over the frame."""
     from pathlib import Path
 
-    from llmaudit import reconciliation
     from llmaudit.analysis import analyze
     from llmaudit.catalog import load_catalog
 
     catalog = load_catalog()
     report = analyze(Path(__file__).parent.parent / "sample_logs", catalog=catalog)
     whole = reconcile(report.calls_where("cost_reported IS NOT NULL"), catalog)
-    runs: list[set] = []
-    classify_run = reconciliation.classify
+    sizes: list[int] = []
+    classify_rules = reconciliation._classify_rules
 
     def recording(priced, *args):
-        runs.append(set(priced["model"].to_list()))
-        return classify_run(priced, *args)
+        sizes.append(priced.height)
+        return classify_rules(priced, *args)
 
-    monkeypatch.setattr(reconciliation, "classify", recording)
+    monkeypatch.setattr(reconciliation, "_classify_rules", recording)
     monkeypatch.setattr(reconciliation, "RUN_ROWS", 3)
     streamed = reconciliation.reconcile_report(report, catalog)
-    assert len(runs) >= 3 and all(not (a & b) for i, a in enumerate(runs) for b in runs[i + 1 :])
+    assert len(sizes) >= 3 and max(sizes) <= 3
     assert whole["totals"]["calls_compared"] > 0 and whole["causes"] and whole["largest"]
     assert streamed == whole
