@@ -99,7 +99,7 @@ def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
             )
         else:
             _write_text(report.iter_calls(), path, suffix)
-    except (duckdb.Error, OSError) as exc:
+    except (duckdb.IOException, OSError) as exc:  # out of memory goes on, to the CLI's resource message
         raise InputError(f"{path}: cannot write: {getattr(exc, 'strerror', None) or exc}") from None
     return path, report.call_count
 
