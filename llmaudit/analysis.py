@@ -61,7 +61,7 @@ class Report:
         """The priced calls that satisfy a SQL condition, read without materializing the others (for
         reconcile: only calls with a recorded cost)."""
         if self.workspace is None:
-            return self.calls
+            return self._without_workspace(condition)
         frame = self.workspace.frame(f"SELECT * FROM priced WHERE {condition} ORDER BY {self.order}")
         return conform(frame.drop("_seq"), _PRICED_SCHEMA)
 
@@ -79,7 +79,7 @@ class Report:
         consumer whose result does not depend on the order. Nothing else may run on the workspace
         connection until the iteration ends."""
         if self.workspace is None:
-            yield self.calls
+            yield self._without_workspace(condition)
             return
         sort = f" ORDER BY {order or self.order}" if ordered else ""
         query = self.workspace.con.sql(f"SELECT * EXCLUDE (_seq) FROM priced WHERE {condition}{sort}")
@@ -90,6 +90,14 @@ class Report:
                 yield conform(pl.from_arrow(batch), _PRICED_SCHEMA)  # type: ignore[arg-type]
         if empty:
             yield conform(pl.DataFrame(), _PRICED_SCHEMA)
+
+    def _without_workspace(self, condition: str) -> pl.DataFrame:
+        """A report built from frames has no SQL to filter with: all its calls, or a clear refusal."""
+        if condition != "TRUE":
+            raise ValueError(
+                f"a report without a workspace cannot select calls WHERE {condition}: filter .calls"
+            )
+        return self.calls
 
     @property
     def rejects(self) -> pl.DataFrame:

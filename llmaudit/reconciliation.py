@@ -682,6 +682,8 @@ def reconcile_report(
     """`reconcile` of an analyze report's calls in bounded memory: only calls with a recorded cost are
     read, streamed from the report's workspace (in no particular order: the result does not depend on
     it) and classified RUN_ROWS at a time."""
+    if report.workspace is None:
+        return reconcile(report.calls, catalog, tolerance=tolerance, top=top)
     runs = report.iter_calls("cost_reported IS NOT NULL", batch_rows=RUN_ROWS, ordered=False)
     return reconcile_runs(runs, catalog, tolerance=tolerance, top=top)
 

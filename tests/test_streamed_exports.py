@@ -101,3 +101,10 @@ def test_focus_of_only_unpriced_calls_is_a_header_only_file(tmp_path, catalog):
     result = write_report_focus(analyze(logs, catalog=catalog), tmp_path / "focus.csv", catalog)
     assert (result.calls, result.unpriced_calls, result.rows) == (0, 1, 0)
     assert (tmp_path / "focus.csv").read_text().splitlines() == [",".join([*FOCUS_COLUMNS, *X_COLUMNS])]
+
+
+def test_a_report_without_workspace_streams_its_frame_and_refuses_sql_filters(report):
+    frame_only = analysis.Report("llmaudit.analyze/v1", report.data, calls=report.calls)
+    assert [f.height for f in frame_only.iter_calls()] == [45]
+    with pytest.raises(ValueError, match="cannot select calls WHERE"):
+        frame_only.calls_where("cost_reported IS NOT NULL")
