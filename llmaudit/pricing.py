@@ -12,7 +12,7 @@ import polars as pl
 
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.match import BEDROCK_VENDOR, normalize_model_id
-from llmaudit.db import connect, quote_identifier, quote_literal
+from llmaudit.db import quote_identifier, quote_literal, scratch_cursor
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 
 # service_tier values as logged -> catalog mode (OpenAI returns "priority" when "fast" was asked for).
@@ -331,7 +331,7 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     """
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
-    con = connect()
+    con = scratch_cursor()
     try:
         con.register("calls_in", frame.with_row_index("_row"))
         priced = con.sql(priced_sql(con, "calls_in", catalog) + " ORDER BY _row").pl()
