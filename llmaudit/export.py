@@ -3,7 +3,9 @@ provenance), or FinOps FOCUS v1.2 charge rows when the file name ends in `focus.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -56,9 +58,21 @@ def _checked_suffix(path: Path) -> str:
     return suffix
 
 
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A file beside `path` that replaces it once it is written: an export that fails half-way through its
+    stream leaves no half file (and an older file of that name as it was)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _write_text(frames: Iterable[pl.DataFrame], path: Path, suffix: str) -> None:
     """CSV (one header) or JSONL, frame after frame into one file: the same bytes as writing them at once."""
-    with path.open("wb") as handle:
+    with _replacing(path) as target, target.open("wb") as handle:
         for n, frame in enumerate(frames):
             safe = _text_safe(frame.drop("request_text", "response_text"))
             if suffix == ".csv":
@@ -205,19 +219,20 @@ def _write_focus_rows(parts: Iterable[pl.DataFrame], path: Path) -> None:
     part)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.name.lower().endswith(".parquet"):
-            writer = None
-            try:
-                for part in parts:
-                    table = part.to_arrow()
-                    writer = writer or pq.ParquetWriter(path, table.schema)
-                    writer.write_table(table.cast(writer.schema))
-            finally:
-                if writer is not None:
-                    writer.close()
-        else:
-            with path.open("wb") as handle:
-                for n, part in enumerate(parts):
-                    _focus_text(part).write_csv(handle, include_header=n == 0)
+        with _replacing(path) as target:
+            if path.name.lower().endswith(".parquet"):
+                writer = None
+                try:
+                    for part in parts:
+                        table = part.to_arrow()
+                        writer = writer or pq.ParquetWriter(target, table.schema)
+                        writer.write_table(table.cast(writer.schema))
+                finally:
+                    if writer is not None:
+                        writer.close()
+            else:
+                with target.open("wb") as handle:
+                    for n, part in enumerate(parts):
+                        _focus_text(part).write_csv(handle, include_header=n == 0)
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None

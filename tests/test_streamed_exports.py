@@ -11,6 +11,7 @@ from conftest import write
 
 from llmaudit import analysis, focus
 from llmaudit.analysis import analyze
+from llmaudit.errors import InputError
 from llmaudit.export import write_calls, write_focus, write_report_calls, write_report_focus
 from llmaudit.focus import FOCUS_COLUMNS, X_COLUMNS
 
@@ -108,3 +109,21 @@ def test_a_report_without_workspace_streams_its_frame_and_refuses_sql_filters(re
     assert [f.height for f in frame_only.iter_calls()] == [45]
     with pytest.raises(ValueError, match="cannot select calls WHERE"):
         frame_only.calls_where("cost_reported IS NOT NULL")
+
+
+def test_an_export_that_fails_half_way_leaves_the_old_file_and_no_partial_one(report, tmp_path, monkeypatch):
+    out = write_calls(report.calls.head(1), tmp_path / "calls.csv")
+    before = out.read_bytes()
+    monkeypatch.setattr(analysis, "BATCH_ROWS", 4)
+    real = analysis.Report.iter_calls
+
+    def failing(self, *args, **kwargs):
+        for n, frame in enumerate(real(self, *args, **kwargs)):
+            if n == 2:
+                raise OSError(28, "No space left on device")
+            yield frame
+
+    monkeypatch.setattr(analysis.Report, "iter_calls", failing)
+    with pytest.raises(InputError, match="cannot write"):
+        write_report_calls(report, out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["calls.csv", "logs"]
