@@ -14,6 +14,7 @@ from llmaudit.analysis import analyze
 from llmaudit.errors import InputError
 from llmaudit.export import write_calls, write_focus, write_report_calls, write_report_focus
 from llmaudit.focus import FOCUS_COLUMNS, X_COLUMNS
+from llmaudit.runs import whole_groups
 
 DAY = 86_400
 NOV1 = 1761998400  # 2025-11-01 00:00 UTC
@@ -127,3 +128,34 @@ def test_an_export_that_fails_half_way_leaves_the_old_file_and_no_partial_one(re
     with pytest.raises(InputError, match="cannot write"):
         write_report_calls(report, out)
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["calls.csv", "logs"]
+
+
+def test_whole_groups_never_split_a_key_even_one_larger_than_a_run():
+    keys = ["a", "b", "b", "b", "b", "b", "b", "b", None, None, "c"]
+    frame = pl.DataFrame({"k": keys, "i": range(len(keys))})
+    batches = [frame.slice(i, 2) for i in range(0, len(keys), 2)]
+    runs = list(whole_groups(batches, [pl.col("k")], run_rows=3))
+    assert [run["k"].to_list() for run in runs] == [
+        ["a", "b", "b", "b", "b", "b", "b", "b"],
+        [None, None],
+        ["c"],
+    ]
+    assert pl.concat(runs).equals(frame)
+    assert [r.height for r in whole_groups([frame.head(0)], [pl.col("k")], run_rows=3)] == [0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_whole_groups_on_random_sorted_streams(seed):
+    import random
+
+    rng = random.Random(seed)
+    keys = [rng.choice([None, *range(6)]) for _ in range(rng.randint(1, 60))]
+    frame = pl.DataFrame({"k": keys, "j": [k if k is None else k % 2 for k in keys]}).sort(
+        "k", nulls_last=True
+    )
+    cuts = sorted({0, frame.height, *(rng.randint(0, frame.height) for _ in range(5))})
+    batches = [frame.slice(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False)]
+    runs = list(whole_groups(batches, [pl.col("k"), pl.col("j")], run_rows=rng.randint(1, 20)))
+    assert pl.concat(runs).equals(frame)
+    seen = [set(run["k"].to_list()) for run in runs]
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])
