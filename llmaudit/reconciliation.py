@@ -353,11 +353,16 @@ def classify(
     recon_difference_usd (recorded - repriced), recon_cause, recon_detail and recon_explained_usd
     (the counterfactual cost that the recorded one matches). `catalog` must be the one that priced them."""
     recon = _classify_rules(priced, catalog or load_catalog(), tolerance or Tolerance())
-    verdicts = _stale_verdicts(_bucket_sums(recon)).select(
+    return _apply_verdicts(recon, _stale_verdicts(_bucket_sums(recon))).drop("_bucket")
+
+
+def _apply_verdicts(frame: pl.DataFrame, verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Calls whose difference waited for a stale-price verdict (a `_bucket`) take its cause and detail."""
+    decided = verdicts.select(
         "model", "_bucket", pl.col("recon_cause").alias("_cause"), pl.col("recon_detail").alias("_detail")
     )
     return (
-        recon.join(verdicts, on=["model", "_bucket"], how="left", nulls_equal=True, maintain_order="left")
+        frame.join(decided, on=["model", "_bucket"], how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
             pl.coalesce("_cause", "recon_cause").alias("recon_cause"),
             pl.when(pl.col("_bucket").is_not_null())
@@ -365,7 +370,7 @@ def classify(
             .otherwise("recon_detail")
             .alias("recon_detail"),
         )
-        .drop("_bucket", "_cause", "_detail")
+        .drop("_cause", "_detail")
     )
 
 
@@ -590,25 +595,6 @@ def _merged(parts: list[_Part], tolerance: Tolerance, top: int) -> dict[str, Any
         pl.concat([part.largest for part in parts], how="vertical_relaxed")
         .sort(**_LARGEST_ORDER, nulls_last=True)
         .head(max(top, 0))
-        .join(
-            verdicts.select(
-                "model",
-                "_bucket",
-                pl.col("recon_cause").alias("_cause"),
-                pl.col("recon_detail").alias("_detail"),
-            ),
-            on=["model", "_bucket"],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-        .with_columns(
-            pl.coalesce("_cause", "recon_cause").alias("recon_cause"),
-            pl.when(pl.col("_bucket").is_not_null())
-            .then("_detail")
-            .otherwise("recon_detail")
-            .alias("recon_detail"),
-        )
     )
     return {
         "tolerance": tolerance.as_dict(),
@@ -630,7 +616,7 @@ def _merged(parts: list[_Part], tolerance: Tolerance, top: int) -> dict[str, Any
         },
         "causes": _cause_rows(details),
         "by_model": _by_model(by_model),
-        "largest": _largest(largest) if top > 0 else [],
+        "largest": _largest(_apply_verdicts(largest, verdicts)) if top > 0 else [],
     }
 
 
