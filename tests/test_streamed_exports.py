@@ -1,5 +1,6 @@
 """`--out` of an analyze report streams from its workspace: CSV/JSONL a batch of calls at a time, FOCUS a run
-of whole days at a time. Tiny batches and runs must give the same files as exporting every call at once."""
+of whole (day, provider, model) groups at a time. Tiny batches and runs must give the same files as
+exporting every call at once."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_calls_written_in_batches_are_the_file_written_at_once(report, tmp_path,
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_focus_written_a_few_days_at_a_time_is_the_file_written_at_once(
+def test_focus_written_a_few_groups_at_a_time_is_the_file_written_at_once(
     report, tmp_path, monkeypatch, catalog, suffix
 ):
     whole = write_focus(report.calls, tmp_path / f"whole.focus.{suffix}", catalog)
