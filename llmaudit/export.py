@@ -156,54 +156,43 @@ def write_focus(priced: pl.DataFrame, path: str | Path, catalog: Catalog) -> Foc
 
 @dataclass
 class FocusWritten:
-    """What `write_report_focus` wrote (its rows went to the file run by run, not into memory)."""
+    """What `write_report_focus` wrote (its rows went to the file run by run, not into memory): the sums
+    of the runs' `FocusResult`s."""
 
-    rows: int
-    calls: int
-    cost_usd: Decimal
-    unpriced_calls: int
-    untimed_calls: int
-    untimed_cost_usd: Decimal
+    rows: int = 0
+    calls: int = 0
+    cost_usd: Decimal = ZERO
+    unpriced_calls: int = 0
+    untimed_calls: int = 0
+    untimed_cost_usd: Decimal = ZERO
+
+    def add(self, result: FocusResult) -> pl.DataFrame:
+        """Count a run's result in; returns its rows."""
+        self.rows += result.rows.height
+        self.calls += result.calls
+        self.cost_usd += result.cost_usd
+        self.unpriced_calls += result.unpriced_calls
+        self.untimed_calls += result.untimed_calls
+        self.untimed_cost_usd += result.untimed_cost_usd
+        return result.rows
 
 
 def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritten:
-    """`write_focus` for an analyze report in bounded memory: the priced, timed calls are streamed from
-    the workspace by day, provider and model, turned into FOCUS rows a run of whole groups at a time
-    (`focus.focus_runs`) and appended to the file run by run; what is left out is counted in SQL."""
+    """`write_focus` for an analyze report in bounded memory: its calls are streamed from the workspace
+    by day, provider and model, turned into FOCUS rows a run of whole groups at a time (`focus.focus_runs`;
+    each run also counts the calls it leaves out) and appended to the file run by run."""
     from llmaudit import focus
 
     path = _focus_path(path)
+    written = FocusWritten()
     if report.workspace is None:
-        result = write_focus(report.calls, path, catalog)
-        return FocusWritten(
-            result.rows.height,
-            result.calls,
-            result.cost_usd,
-            result.unpriced_calls,
-            result.untimed_calls,
-            result.untimed_cost_usd,
-        )
-    exportable = "coalesce(priced, false) AND cost_usd IS NOT NULL"
-    [(unpriced, untimed, untimed_cost)] = report.workspace.con.execute(
-        f"SELECT count(*) FILTER (NOT coalesce(priced, false)), count(*) FILTER ({exportable} AND ts IS NULL), "
-        f"coalesce(sum(cost_usd) FILTER ({exportable} AND ts IS NULL), 0) FROM priced"
-    ).fetchall()
-    written = FocusWritten(0, 0, ZERO, unpriced, untimed, Decimal(untimed_cost))
+        written.add(write_focus(report.calls, path, catalog))
+        return written
     calls = report.iter_calls(
-        f"{exportable} AND ts IS NOT NULL",
         order=f"{focus.LEADING_KEYS_SQL}, ts, _seq",
         batch_rows=max(focus.FOCUS_RUN_ROWS // 2, 1),  # runs close to FOCUS_RUN_ROWS, not a batch
     )
-    runs = focus.focus_runs(calls, catalog)
-
-    def rows() -> Iterator[pl.DataFrame]:
-        for run in runs:
-            written.rows += run.rows.height
-            written.calls += run.calls
-            written.cost_usd += run.cost_usd
-            yield run.rows
-
-    _write_focus_rows(rows(), path)
+    _write_focus_rows((written.add(run) for run in focus.focus_runs(calls, catalog)), path)
     return written
 
 
@@ -221,15 +210,20 @@ def _write_focus_rows(parts: Iterable[pl.DataFrame], path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _replacing(path) as target:
             if path.name.lower().endswith(".parquet"):
-                writer = None
+                writer, empty = None, None
                 try:
                     for part in parts:
+                        if part.is_empty():  # a run of calls left out: no rows (its columns may be untyped)
+                            empty = part
+                            continue
                         table = part.to_arrow()
                         writer = writer or pq.ParquetWriter(target, table.schema)
                         writer.write_table(table.cast(writer.schema))
                 finally:
                     if writer is not None:
                         writer.close()
+                if writer is None and empty is not None:
+                    empty.write_parquet(target)
             else:
                 with target.open("wb") as handle:
                     for n, part in enumerate(parts):

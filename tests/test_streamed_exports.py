@@ -101,9 +101,12 @@ def test_focus_of_only_unpriced_calls_is_a_header_only_file(tmp_path, catalog):
         json.dumps({"object": "chat.completion", "id": "x", "created": NOV1, "model": "mystery-model",
                     "usage": {"prompt_tokens": 5, "completion_tokens": 1}}) + "\n",
     )  # fmt: skip
-    result = write_report_focus(analyze(logs, catalog=catalog), tmp_path / "focus.csv", catalog)
+    report = analyze(logs, catalog=catalog)
+    result = write_report_focus(report, tmp_path / "focus.csv", catalog)
     assert (result.calls, result.unpriced_calls, result.rows) == (0, 1, 0)
     assert (tmp_path / "focus.csv").read_text().splitlines() == [",".join([*FOCUS_COLUMNS, *X_COLUMNS])]
+    write_report_focus(report, tmp_path / "focus.parquet", catalog)  # a run with no rows is the only part
+    assert pl.read_parquet(tmp_path / "focus.parquet").columns == [*FOCUS_COLUMNS, *X_COLUMNS]
 
 
 def test_a_report_without_workspace_streams_its_frame_and_refuses_sql_filters(report):
