@@ -58,12 +58,9 @@ class Report:
         return self._calls
 
     def calls_where(self, condition: str) -> pl.DataFrame:
-        """The priced calls that satisfy a SQL condition, read without materializing the others (for
-        reconcile: only calls with a recorded cost)."""
-        if self.workspace is None:
-            return self._without_workspace(condition)
-        frame = self.workspace.frame(f"SELECT * FROM priced WHERE {condition} ORDER BY {self.order}")
-        return conform(frame.drop("_seq"), _PRICED_SCHEMA)
+        """The priced calls that satisfy a SQL condition, in one frame (exports and reconcile stream them
+        with `iter_calls` instead)."""
+        return pl.concat(list(self.iter_calls(condition)))
 
     def iter_calls(
         self,
