@@ -409,7 +409,7 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
 
 
 # timed calls per focus_frame call in `focus_runs` (rounded up to whole groups of leading keys): bounds
-# its memory, about 3 KB per call
+# its memory, about 3.3 KB per call (the RSS step of a 333k-call run on the 1M benchmark)
 FOCUS_RUN_ROWS = 50_000
 # the order `focus_runs` needs its calls in, in SQL over priced calls: by the leading keys
 LEADING_KEYS_SQL = (
