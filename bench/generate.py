@@ -327,12 +327,6 @@ RENDER = {
 WRITE_SLICE = 500_000
 
 
-def frame(fmt: str, n: int, seed: int) -> pl.DataFrame:
-    """All N rows of one single format as a frame (for a notebook; `write` renders slice by slice)."""
-    mix, provider, render = RENDER[fmt]
-    return render(_core(n, seed, mix, provider))
-
-
 def write(fmt: str, n: int, seed: int, out: Path) -> None:
     """Write one single-format file; gzip when the name ends in .gz. The core columns are built for all
     rows at once (repeats copy earlier rows, timestamps are sorted), the text slice by slice."""
