@@ -66,10 +66,11 @@ def test_file_of_unknown_format_is_an_input_error(tmp_path):
 
 def test_unknown_file_beside_good_ones_is_listed_not_counted(tmp_path):
     write(tmp_path / "logs" / "a.jsonl", GOOD % 1 + "\n")
-    write(tmp_path / "logs" / "b.jsonl", '{"hello": "world"}\n')
+    write(tmp_path / "logs" / "b.jsonl", '{"hello": "world"}\n \t\n\n{"hello": "again"}\n')
     result = read_logs(tmp_path / "logs")
     assert result.calls.height == 1
-    assert result.unknown_files == {str((tmp_path / "logs" / "b.jsonl").resolve()): 1}
+    # its rows are counted, blank lines not
+    assert result.unknown_files == {str((tmp_path / "logs" / "b.jsonl").resolve()): 2}
 
 
 def test_reading_the_same_calls_twice_collapses_by_source_key(tmp_path):
