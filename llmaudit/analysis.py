@@ -14,13 +14,13 @@ from typing import Any
 
 import polars as pl
 
-from llmaudit import summarize
+from llmaudit import rollup, summarize
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.duplicates import exact_duplicates
 from llmaudit.errors import UsageError
 from llmaudit.ingest import REJECT_SCHEMA, Mapping, stream_logs
 from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
-from llmaudit.pricing import priced_sql, rates_sql, usage_sql
+from llmaudit.pricing import priced_sql, rates_sql, register_catalog, rolled_up_usage_sql, usage_sql
 from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
 from llmaudit.summarize import Intake, period_condition
 from llmaudit.workspace import Workspace
@@ -138,12 +138,22 @@ def _finish(
     until: dt.datetime | None,
     keys: list[str],
     order: str = "_seq",
+    store: str | None = None,
+    whole_history: bool = True,
 ) -> Report:
-    """Cut the period, price in SQL and summarize: the part `analyze` and `analyze_history` share."""
+    """Cut the period, price in SQL and summarize: the part `analyze` and `analyze_history` share.
+    `store`: the attached history store `calls` come from, for its rollup (which can only answer for
+    the `whole_history`)."""
     con = workspace.con
     con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
     intake.outside_period = workspace.rows - workspace.count("period_calls")
-    con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog)}")
+    meta = rollup.read_meta(con, store) if store else None
+    current = (
+        whole_history and meta is not None and meta.scheme == rollup.SCHEME and meta.rows == workspace.rows
+    )
+    # the models to price, from the rollup's few rows when it covers every call
+    prices = register_catalog(con, f"{store}.{rollup.ROLLUP}" if current else "period_calls", catalog)
+    con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog, catalog_registered=True)}")
     con.execute(f"CREATE VIEW usage AS {usage_sql(con, 'period_calls', catalog, catalog_registered=True)}")
     con.execute(f"CREATE VIEW rates AS {rates_sql()}")
     intake.rejected = workspace.count("rejects")
@@ -157,10 +167,35 @@ def _finish(
     intake.skipped_reasons = dict(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
-    data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
-    # calls of one second are told apart by `_seq`: read order, or the position in the history store
-    data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates")
+    why_not = None
+    if store:
+        why_not = rollup.serves(meta, workspace.rows, prices, keys) if whole_history else "a period is cut"
+    if store and why_not is None:
+        data = _from_rollup(con, store, intake, catalog, keys)
+    else:
+        data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
+        # calls of one second are told apart by `_seq`: read order, or the position in the history store
+        data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates")
+    if store:
+        data["store_rollup"] = {"used": why_not is None, "why_not": why_not}
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
+
+
+def _from_rollup(con, store: str, intake: Intake, catalog: Catalog, keys: list[str]) -> dict[str, Any]:
+    """The summary and duplicates of the whole history from the store's rollup and repeat marks: one
+    price per group of calls instead of per call, the same figures."""
+    rolled = rolled_up_usage_sql(con, f"{store}.{rollup.ROLLUP}", catalog, catalog_registered=True)
+    con.execute(f"CREATE VIEW rolled_up_usage AS {rolled}")
+    data = summarize.summarize(con, "rolled_up_usage", "rates", intake, catalog, keys, rolled_up=True)
+    data["duplicates"] = exact_duplicates(
+        con,
+        "period_calls",
+        catalog,
+        "rates",
+        repeats=f"{store}.{rollup.MARKS}",
+        judged=rollup.judged_sql(store),
+    )
+    return data
 
 
 def analyze(
@@ -205,14 +240,28 @@ def analyze_history(
     since: dt.date | dt.datetime | str | None = None,
     until: dt.date | dt.datetime | str | None = None,
     by: str | list[str] | None = None,
+    use_rollup: bool = True,
 ) -> Report:
     """Re-analyze the calls in the history store (no log parsing), repriced with `catalog`.
 
-    The store is attached to the workspace and read in place: nothing is copied, only scanned."""
+    The store is attached to the workspace and read in place: nothing is copied, only scanned. The whole
+    history is summarized from the store's rollup when it can answer (`rollup.serves`; `use_rollup=False`
+    prices every call instead: the same report, slower)."""
     keys = summarize.parse_group_keys(by)
     start, end = _utc(since), _utc(until, end=True)
     catalog = catalog or load_catalog()
     workspace = Workspace()
     workspace.use_relation(store.select_sql(workspace.con, period_condition(start, end)))
     intake = Intake(rows_read=workspace.rows, files={str(store.path): "history"})
-    return _finish(workspace, intake, catalog, None, None, keys, order="ts, source_file, source_line")
+    return _finish(
+        workspace,
+        intake,
+        catalog,
+        None,
+        None,
+        keys,
+        order="ts, source_file, source_line",
+        store="history_store" if use_rollup else None,
+        # a period cut reads part of the history: the rollup (whole history) cannot answer for it
+        whole_history=start is None and end is None,
+    )

@@ -35,6 +35,26 @@ def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
 CACHEABLE = "row_kind = 'call' AND status = 'ok'"
 
 
+def repeats_sql(calls: str, order: str = "_seq", among: str | None = None) -> str:
+    """A SELECT of every repeat in relation `calls`: `_key` (its `order` value), `prompt_hash`, `_n` (its
+    rank in the group, from 2) and `_prev` (the previous copy's time). `among`: a relation of the
+    `prompt_hash`es to judge (default: every key seen twice, found by an aggregate over 64-bit hashes of
+    the key: a collision only adds calls the window then tells apart)."""
+    if among is None:
+        among = f"""(SELECT hash(prompt_hash) AS _h FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
+          GROUP BY 1 HAVING count(*) > 1)"""
+        match = "r._h = hash(c.prompt_hash)"
+    else:
+        match = "r.prompt_hash = c.prompt_hash"
+    return f"""
+        SELECT _key, prompt_hash, _n, _prev FROM (
+          SELECT {order} AS _key, prompt_hash, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
+          FROM {calls} c SEMI JOIN {among} r ON {match}
+          WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
+          WINDOW w AS (PARTITION BY c.prompt_hash ORDER BY ts NULLS LAST, {order})
+        ) WHERE _n > 1"""
+
+
 def exact_duplicates(
     con: duckdb.DuckDBPyConnection,
     calls: str,
@@ -44,34 +64,34 @@ def exact_duplicates(
     window_hours: int = WINDOW_HOURS,
     top: int = TOP_GROUPS,
     order: str = "_seq",
+    repeats: str | None = None,
+    judged: str | None = None,
 ) -> dict[str, Any]:
     """The `duplicates` section of a report from relation `calls` (calls, with the catalog registered for
     them by `pricing`) and `rates` (`pricing.rates_sql`). `order` is a column unique per call that breaks
     ties between calls of the same second (`_seq`: read order in a workspace, row position in the store).
+    `repeats`: the repeats of `calls` as `repeats_sql` gives them, when they are kept already (a store's
+    `rollup.MARKS`); `judged`: a SELECT of (cacheable calls with a request, without one), when known.
 
-    Narrow and spill-friendly at any size: an aggregate over 64-bit hashes of the key picks the candidate
-    calls (a hash collision only adds calls the window then tells apart), one window over (key, time)
-    marks every repeat, and only the repeats are priced, into a temp table (temp tables spill to disk;
-    a CTE read twice is held in memory)."""
+    Narrow and spill-friendly at any size: one window over (key, time) marks every repeat (see
+    `repeats_sql`), and only the repeats are priced, into a temp table (temp tables spill to disk; a CTE
+    read twice is held in memory)."""
     hours = int(window_hours)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _dup_repeats AS
-        WITH repeated AS (
-          SELECT hash(prompt_hash) AS _h FROM {calls} WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
-          GROUP BY 1 HAVING count(*) > 1
-        ), ordered AS (
-          SELECT {order} AS _key, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
-          FROM {calls} c SEMI JOIN repeated r ON r._h = hash(c.prompt_hash)
-          WHERE {CACHEABLE} AND prompt_hash IS NOT NULL
-          WINDOW w AS (PARTITION BY c.prompt_hash ORDER BY ts NULLS LAST, {order})
-        )
-        SELECT _key, _n, _prev FROM ordered WHERE _n > 1""")
+    if repeats is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_repeats AS {repeats_sql(calls, order)}")
+        repeats = "_dup_repeats"
+    judged = (
+        judged
+        or f"""
+          SELECT count(prompt_hash) AS with_request, count(*) - count(prompt_hash) AS without_request
+          FROM {calls} WHERE {CACHEABLE}"""
+    )
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
         SELECT c.*, r._n, r._prev,
                -- microseconds, not TIMESTAMPTZ subtraction (an ICU calendar call per row: 4x the whole join)
                coalesce(epoch_us(c.ts) - epoch_us(r._prev) <= {hours * 3_600_000_000}, false) AS _within
-        FROM {calls} c JOIN _dup_repeats r ON r._key = c.{order}""")
+        FROM {calls} c JOIN {repeats} r ON r._key = c.{order}""")
     usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
     # each repeat's exact cost (its quantities x its price's rates), one narrow row per repeat
     con.execute(f"""
@@ -85,8 +105,7 @@ def exact_duplicates(
           SELECT prompt_hash, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY 1
           ORDER BY cost DESC, repeats DESC, prompt_hash LIMIT {int(top)}
         ), judged AS (  -- one scan: cacheable calls with and without a logged request
-          SELECT count(prompt_hash) AS with_request, count(*) - count(prompt_hash) AS without_request
-          FROM {calls} WHERE {CACHEABLE}
+          {judged}
         )
         SELECT 'total', NULL, NULL, NULL, with_request, without_request,
                (SELECT count(*) FROM _dup_costed WHERE _n = 2), NULL::DECIMAL(38,15),

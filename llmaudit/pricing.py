@@ -96,19 +96,31 @@ _MODE_SQL = (
     + " ELSE 'standard' END END"
 )
 
+# The per-call facts pricing reads beyond plain columns, as SQL over a call `c`. A store rollup keeps
+# them per group of calls (`rollup.py`), so the same join prices either.
+# minute of the UTC day by integer arithmetic (hour()/minute() on TIMESTAMPTZ go through ICU: 5x slower)
+MINUTE_SQL = "coalesce((epoch_us(c.ts) // 60000000 % 1440 + 1440) % 1440, 0)"
+# cliff tiers apply per call; an aggregate bucket can only use its average call size, and one without a
+# request count (Anthropic usage report, FOCUS) is priced at the base tier
+TIER_BASIS_SQL = """CASE WHEN c.row_kind IS DISTINCT FROM 'aggregate' THEN coalesce(c.input_total_tokens, 0)
+         WHEN c.request_count IS NOT NULL THEN coalesce(c.input_total_tokens, 0) // greatest(c.request_count, 1)
+         ELSE 0 END"""
+HAS_USAGE_SQL = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
+# text tokens (billed at the input/output rates): the totals less their audio and image parts
+TEXT_IN_SQL = (
+    "(coalesce(c.input_uncached_tokens, 0) - coalesce(c.input_audio_tokens, 0)"
+    " - coalesce(c.input_image_tokens, 0))"
+)
+TEXT_OUT_SQL = "(coalesce(c.output_tokens, 0) - coalesce(c.output_audio_tokens, 0))"
+
 _PRICE_SQL = """
 WITH base AS (
   SELECT c.*, res._price_key, res._catalog_model, res._catalog_provider,
     {mode} AS _mode,
     coalesce(res._id_region, lower(c.region)) AS _region,
-    -- minute of the UTC day by integer arithmetic (hour()/minute() on TIMESTAMPTZ go through ICU: 5x slower)
-    coalesce((epoch_us(c.ts) // 60000000 % 1440 + 1440) % 1440, 0) AS _minute,
+    {minute} AS _minute,
     ({has_usage}) AS _has_usage,
-    -- cliff tiers apply per call; an aggregate bucket can only use its average call size, and one
-    -- without a request count (Anthropic usage report, FOCUS) is priced at the base tier
-    CASE WHEN c.row_kind IS DISTINCT FROM 'aggregate' THEN coalesce(c.input_total_tokens, 0)
-         WHEN c.request_count IS NOT NULL THEN coalesce(c.input_total_tokens, 0) // greatest(c.request_count, 1)
-         ELSE 0 END AS _tier_basis,
+    {tier_basis} AS _tier_basis,
     -- a cost line (Costs API, cost report, FOCUS tax/purchase): money recorded, nothing to reprice
     coalesce(c.row_kind = 'aggregate' AND c.cost_reported IS NOT NULL, false) AS _cost_line
   FROM {source} c
@@ -117,9 +129,7 @@ WITH base AS (
 ), joined AS (
   SELECT c.*, p.* EXCLUDE (catalog_id),
          coalesce(p.catalog_id, {catalog_id}) AS catalog_id,
-         (coalesce(c.input_uncached_tokens, 0) - coalesce(c.input_audio_tokens, 0)
-            - coalesce(c.input_image_tokens, 0)) AS _text_in,
-         (coalesce(c.output_tokens, 0) - coalesce(c.output_audio_tokens, 0)) AS _text_out
+         {text_in} AS _text_in, {text_out} AS _text_out
   FROM base c
   LEFT JOIN prices p
     ON p.price_key = c._price_key AND p.mode = c._mode
@@ -229,21 +239,42 @@ SELECT {call_columns},
   price_tier, _mode AS price_mode, price_region,
   _priced OR _not_billed AS priced,
   {unpriced_reason} AS unpriced_reason,
-  CASE WHEN _priced AND NOT _not_billed THEN _pid END AS _pid,
+  CASE WHEN _priced AND NOT _not_billed THEN _pid END AS _pid
   {quantities}
 FROM usage
 """
 
 
-def _register_catalog(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> None:
+def register_catalog(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> pl.DataFrame:
     """Register the small dimension tables pricing joins: `resolution` (per distinct provider and model
-    id), `prices` (one row per version x mode x tier x window, numbered `_pid`) and `regions`."""
-    pairs = con.sql(f"SELECT DISTINCT provider, model_raw FROM {source}").pl()
+    id), `prices` (one row per version x mode x tier x window, numbered `_pid`, returned) and `regions`."""
+    # execute, not sql(): a caller may have left a result pending (`fetchone`), which sql() refuses
+    rows = con.execute(f"SELECT DISTINCT provider, model_raw FROM {source}").fetchall()
+    pairs = pl.DataFrame(rows, schema={"provider": pl.String, "model_raw": pl.String}, orient="row")
     resolution = _resolution(pairs, catalog)
     keys = resolution["_price_key"].drop_nulls().unique().to_list()
     con.register("resolution", resolution)
-    con.register("prices", catalog.table_for(keys).with_row_index("_pid"))
+    prices = catalog.table_for(keys).with_row_index("_pid")
+    con.register("prices", prices)
     con.register("regions", catalog.regions_for(keys))
+    return prices
+
+
+# what a rollup row (`rollup.py`) carries instead of the per-call facts: the same names, precomputed
+_ROLLED_UP_FACTS = {
+    "{minute}": "c._minute",
+    "{tier_basis}": "c._tier_basis",
+    "{has_usage}": "c._has_usage",
+    "{text_in}": "NULL::BIGINT",  # its quantities are summed already (`_q_<unit>`)
+    "{text_out}": "NULL::BIGINT",
+}
+_PER_CALL_FACTS = {
+    "{minute}": MINUTE_SQL,
+    "{tier_basis}": TIER_BASIS_SQL,
+    "{has_usage}": HAS_USAGE_SQL,
+    "{text_in}": TEXT_IN_SQL,
+    "{text_out}": TEXT_OUT_SQL,
+}
 
 
 def _build(
@@ -253,18 +284,19 @@ def _build(
     tail: str,
     extra: str = "",
     register: bool = True,
+    rolled_up: bool = False,
 ) -> tuple[str, list[str]]:
     columns = [row[0] for row in con.execute(f"DESCRIBE {source}").fetchall()]
     if register:
-        _register_catalog(con, source, catalog)
-    has_usage = " OR ".join(f"c.{c} IS NOT NULL" for c in USAGE_COLUMNS)
+        register_catalog(con, source, catalog)
     passthrough = ", ".join(quote_identifier(c) for c in columns if c not in ("model", "provider"))
+    sql = _PRICE_SQL + tail
+    for placeholder, fact in (_ROLLED_UP_FACTS if rolled_up else _PER_CALL_FACTS).items():
+        sql = sql.replace(placeholder, fact)
     return (
-        (_PRICE_SQL + tail)
-        .replace("{catalog_id}", quote_literal(catalog.catalog_id))
+        sql.replace("{catalog_id}", quote_literal(catalog.catalog_id))
         .replace("{scaled_rates}", _SCALED_RATES)
         .replace("{mode}", _MODE_SQL)
-        .replace("{has_usage}", has_usage)
         .replace("{unpriced_reason}", _UNPRICED_REASON)
         .replace("{quantities}", extra)
         .replace("{call_columns}", passthrough)
@@ -272,13 +304,16 @@ def _build(
     ), columns
 
 
-def priced_sql(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> str:
+def priced_sql(
+    con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, *, catalog_registered: bool = False
+) -> str:
     """A SELECT over relation `source` (CALL_SCHEMA columns, plus any extras, which pass through) giving
     CALL_SCHEMA + PRICE_SCHEMA columns, then the extras.
 
-    Registers the small dimension tables it joins (`resolution`, `prices`, `regions`) in `con`; the calls
-    are never copied out of DuckDB, so this prices a history store or a workspace of any size."""
-    inner, columns = _build(con, source, catalog, _COST_SQL)
+    Registers the small dimension tables it joins (`resolution`, `prices`, `regions`) in `con` (unless
+    `catalog_registered`: `register_catalog` ran on a relation with the same models); the calls are never
+    copied out of DuckDB, so this prices a history store or a workspace of any size."""
+    inner, columns = _build(con, source, catalog, _COST_SQL, register=not catalog_registered)
     extras = [c for c in columns if c not in CALL_SCHEMA and c not in PRICE_SCHEMA]
     wanted = [*CALL_SCHEMA, *PRICE_SCHEMA, *extras]
     return f"SELECT {', '.join(quote_identifier(c) for c in wanted)} FROM ({inner})"
@@ -292,8 +327,18 @@ def usage_sql(
     them, the price that applies (`_pid`, null when the call costs nothing or is unpriced) and its billed
     quantities `_q_<unit>`. Cost = sum of quantity x rate (see `rates_sql`), exactly as per call.
     `catalog_registered`: `priced_sql` already registered this catalog for this source (saves a scan)."""
-    quantities = ",\n  ".join(f"{sql} AS _q_{unit}" for unit, sql in BILLED_QUANTITIES.items())
+    quantities = "".join(f",\n  {sql} AS _q_{unit}" for unit, sql in BILLED_QUANTITIES.items())
     inner, _ = _build(con, source, catalog, _USAGE_SQL, quantities, register=not catalog_registered)
+    return inner
+
+
+def rolled_up_usage_sql(
+    con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, *, catalog_registered: bool = False
+) -> str:
+    """`usage_sql` over groups of calls (a store rollup, `rollup.py`): each row carries its calls' summed
+    quantities `_q_<unit>` and the facts that pick their price (`_minute`, `_tier_basis`, `_has_usage`,
+    the same for every call of the group as far as the catalog can tell), so one price per group."""
+    inner, _ = _build(con, source, catalog, _USAGE_SQL, "", register=not catalog_registered, rolled_up=True)
     return inner
 
 
@@ -308,7 +353,7 @@ def quantity_cost_sql(units: tuple[str, ...] | list[str] = tuple(BILLED_QUANTITI
 
 def rates_sql() -> str:
     """Per (`_pid`, `price_region`) the rates of each billed quantity, regional uplifts applied to token
-    rates (not to per-request fees), as the per-call pricing applies them. Needs `_register_catalog`."""
+    rates (not to per-request fees), as the per-call pricing applies them. Needs `register_catalog`."""
     scaled = ", ".join(
         f"(p.rate_{u} * {'coalesce(r.region_multiplier, 1)' if u in TOKEN_RATE_UNITS else '1'})"
         f"::DECIMAL(38,15) AS rate_{u}"

@@ -1,7 +1,9 @@
 """DuckDB history store: every call ever analyzed, once (idempotent by record_id).
 
 Only the facts (CALL_SCHEMA) are stored; prices are recomputed from the catalog on read, so a catalog
-change reprices the whole history without re-parsing logs.
+change reprices the whole history without re-parsing logs. Beside the calls, a rollup and the repeats'
+marks (`rollup.py`), brought up to date by every append, let a whole-history re-analysis skip the
+per-call pass.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from llmaudit import rollup
+from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.db import conform_sql, connect, quote_identifier, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA, conform
@@ -40,7 +44,7 @@ class HistoryStore:
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
 
-    def add(self, calls: pl.DataFrame) -> int:
+    def add(self, calls: pl.DataFrame, catalog: Catalog | None = None) -> int:
         """Insert calls whose record_id is not stored yet; returns how many were new."""
         frame = conform(calls.select([c for c in calls.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
         if frame.is_empty():
@@ -48,13 +52,14 @@ class HistoryStore:
         con = connect()
         try:
             con.register("incoming", frame)
-            return self.add_from(con, "incoming")
+            return self.add_from(con, "incoming", catalog)
         finally:
             con.close()
 
-    def add_from(self, con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    def add_from(self, con: duckdb.DuckDBPyConnection, relation: str, catalog: Catalog | None = None) -> int:
         """Insert the calls of `relation` (in `con`: a workspace, a registered frame) whose record_id is not
-        stored yet, DuckDB to DuckDB; returns how many were new."""
+        stored yet, DuckDB to DuckDB, and bring the rollup up to date (cut at `catalog`'s boundaries too,
+        default the bundled catalog); returns how many were new."""
         # one scan: are there calls at all, and which period can collide with stored ones
         rows, lo, hi = con.execute(
             f"SELECT count(*), min(ts)::VARCHAR, max(ts)::VARCHAR FROM {relation}"
@@ -70,8 +75,10 @@ class HistoryStore:
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
         try:
+            con.execute("BEGIN TRANSACTION")
             con.execute(f"CREATE TABLE IF NOT EXISTS history_store.calls AS SELECT * FROM {incoming} LIMIT 0")
             self._add_missing_columns(con, incoming)
+            before = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
             # only stored calls of the incoming period can collide: appending a day scans about that day
             period = (
                 "ts IS NULL"
@@ -82,8 +89,25 @@ class HistoryStore:
                 f"INSERT INTO history_store.calls BY NAME SELECT i.* FROM {incoming} i "
                 f"ANTI JOIN (SELECT record_id FROM history_store.calls WHERE {period}) c USING (record_id)"
             ).fetchone()[0]
+            con.execute("COMMIT")
         except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            con.execute("DETACH history_store")
             raise InputError(f"{self.path}: cannot add to the history store: {exc}") from None
+        try:
+            # then the rollup, over the appended rows (from `before` on: the store only ever appends), in
+            # a transaction of its own: rows inserted in an open transaction do not have their final rowids
+            # yet, which the marks keep. Should it fail, its tables stay behind the calls: re-analyses
+            # price every call, and the next append rebuilds them.
+            con.execute("BEGIN TRANSACTION")
+            rollup.refresh(con, "history_store", before, catalog or load_catalog())
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise InputError(
+                f"{self.path}: {added:,} calls added, but the rollup could not be brought up to date ({exc}); "
+                "re-analyses price every call until the next append rebuilds it"
+            ) from None
         finally:
             con.execute("DETACH history_store")
         return added

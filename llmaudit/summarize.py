@@ -108,6 +108,24 @@ _FINE_SUMS = """
   count(*) FILTER (ts IS NULL) AS without_ts,
   count(*) FILTER (tz_assumed) AS tz_assumed
 """
+# the same sums from a store rollup's rows (`rollup.py`), each already a sum over its calls
+_FINE_SUMS_ROLLED_UP = """
+  sum(_rows) AS rows,
+  coalesce(sum(request_count), 0) AS calls,
+  coalesce(sum(input_total_tokens), 0) AS input_tokens,
+  coalesce(sum(output_tokens), 0) AS output_tokens,
+  {quantities},
+  sum(cost_reported) AS cost_reported,
+  coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+  coalesce(sum(cache_write_5m_tokens), 0) AS cache_write_5m_tokens,
+  coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
+  sum(_with_cache_reads) AS calls_with_cache_reads,
+  sum(_with_cache_writes) AS calls_with_cache_writes,
+  min(ts) AS first_ts,
+  max(_last_ts) AS last_ts,
+  sum(_without_ts) AS without_ts,
+  sum(_tz_assumed) AS tz_assumed
+"""
 # fine rows -> level 1: the report's measures per grouping set x price (a few thousand rows at most)
 _LEVEL1_SUMS = """
   sum(rows) AS rows,
@@ -216,10 +234,18 @@ def _exposure(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 
 
 def summarize(
-    con: duckdb.DuckDBPyConnection, usage: str, rates: str, intake: Intake, catalog, by: list[str]
+    con: duckdb.DuckDBPyConnection,
+    usage: str,
+    rates: str,
+    intake: Intake,
+    catalog,
+    by: list[str],
+    *,
+    rolled_up: bool = False,
 ) -> dict[str, Any]:
     """The `data` of an analyze report from relation `usage` (see `pricing.usage_sql`: calls with their
-    price and billed quantities) and `rates` (`pricing.rates_sql`).
+    price and billed quantities; `rolled_up`: groups of calls, `pricing.rolled_up_usage_sql`) and `rates`
+    (`pricing.rates_sql`).
 
     Costs are summed as quantity sums x rates per price: the same exact Decimal totals as summing every
     call's cost (multiplication distributes over the sum), at the price of integer sums."""
@@ -251,7 +277,7 @@ def summarize(
         WITH fine AS (
           SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
             {", ".join(names)}, {", ".join(price)}, _has_reported, priced,
-            {_FINE_SUMS.replace("{quantities}", quantities)}
+            {(_FINE_SUMS_ROLLED_UP if rolled_up else _FINE_SUMS).replace("{quantities}", quantities)}
           FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
           GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported, priced),
                                   (day, {", ".join(price)}, _has_reported, priced))

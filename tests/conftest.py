@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import polars as pl
 import pytest
@@ -55,3 +58,13 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def bench_generator() -> ModuleType:
+    """`bench/generate.py` (not a package) as a module: the benchmark's seeded log generator."""
+    path = HERE.parent / "bench" / "generate.py"
+    spec = importlib.util.spec_from_file_location("bench_generate", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["bench_generate"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module

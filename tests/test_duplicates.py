@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import write
+from conftest import bench_generator, write
 
 from llmaudit.analysis import analyze
 from llmaudit.ingest import read_logs
@@ -100,19 +98,10 @@ def test_no_request_text_means_nothing_judged(tmp_path, catalog):
     assert (dup["calls_with_request"], dup["repeat_calls"], dup["repeat_cost_usd"]) == (0, 0, Decimal(0))
 
 
-def _generator():
-    path = Path(__file__).parent.parent / "bench" / "generate.py"
-    spec = importlib.util.spec_from_file_location("bench_generate", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_generate"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 @pytest.mark.parametrize("fmt", ["openai", "anthropic"])
 def test_every_planted_repeat_is_found(tmp_path, fmt):
     """The benchmark's planted repeats, counted independently from the generated frame with polars."""
-    generate = _generator()
+    generate = bench_generator()
     out = tmp_path / f"g.{fmt}.jsonl"
     generate.write(fmt, 20_000, 3, out)
     frame = pl.read_ndjson(out)

@@ -71,7 +71,7 @@ def analyze_command(
         written, count = write_report_calls(report, out)
         typer.echo(f"llmaudit: wrote {count:,} calls to {written}", err=True)
     if paths and not no_store:
-        added = store.add_from(report.workspace.con, "period_calls")
+        added = store.add_from(report.workspace.con, "period_calls", loaded)
         typer.echo(f"llmaudit: history store {store.path}: {added:,} new calls", err=True)
 
 

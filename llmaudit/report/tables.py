@@ -38,7 +38,7 @@ def _breakdown_table(title: str, keys: list[str], rows: list[dict[str, Any]], li
     return table
 
 
-def _coverage(cov: dict[str, Any]) -> Panel:
+def _coverage(cov: dict[str, Any], store_rollup: dict[str, Any] | None = None) -> Panel:
     lines = Text()
     lines.append(f"{cov['rows_read']:,} rows read from {cov['files']} file(s) ")
     lines.append(", ".join(f"{n} {fmt}" for fmt, n in cov["formats"].items()), style="dim")
@@ -73,6 +73,10 @@ def _coverage(cov: dict[str, Any]) -> Panel:
             "catalog version",
             style="yellow",
         )
+    if store_rollup is not None:  # a history-store re-analysis: how it was priced, and why
+        how = "repriced per group from its rollup" if store_rollup["used"] else "repriced call by call"
+        why = f" ({store_rollup['why_not']})" if store_rollup["why_not"] else ""
+        lines.append(f"\nhistory store {how}{why}", style="dim")
     return Panel(lines, title="coverage", title_align="left")
 
 
@@ -153,7 +157,7 @@ def _duplicates(dup: dict[str, Any]) -> Group:
 
 
 def render_table(data: dict[str, Any], console: Console) -> None:
-    parts: list[Any] = [_coverage(data["coverage"]), _totals(data)]
+    parts: list[Any] = [_coverage(data["coverage"], data.get("store_rollup")), _totals(data)]
     if "breakdown" in data:
         parts.append(
             _breakdown_table(

@@ -1,0 +1,211 @@
+"""Store rollups: what a whole-history re-analysis needs, kept up to date as calls are appended.
+
+Repricing the history under a new catalog need not price every call one by one: a call's price depends on a
+handful of its facts (provider, model id, batch and service tier, region, day, minute of the day, long-context
+tier, whether it has usage) and each cost is linear in its token counts. `ROLLUP` keeps one row per group of
+calls sharing those facts and the report's keys, with the sums the summary reads; the same pricing join then
+prices each group once (`pricing.rolled_up_usage_sql`) and the totals are the per-call ones to the last
+decimal. Exact duplicates need order, not sums: `MARKS` keeps each repeat's rank in its group and the time
+of the copy before it, recomputed on append only for the groups the new calls join.
+
+The day and the facts are catalog independent; tier thresholds and time-of-day windows are not, so the
+rollup cuts calls at the boundaries of the catalogs it has seen (`Bounds`) and serves a catalog only when its
+boundaries are among them and its prices change at midnight UTC. Otherwise, for a period cut and for
+`--by hour` or `--by session`, a re-analysis takes the per-call path: same report, slower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from llmaudit.catalog import Catalog
+from llmaudit.duplicates import CACHEABLE, repeats_sql
+from llmaudit.pricing import (
+    BILLED_QUANTITIES,
+    HAS_USAGE_SQL,
+    MINUTE_SQL,
+    TEXT_IN_SQL,
+    TEXT_OUT_SQL,
+    TIER_BASIS_SQL,
+)
+
+SCHEME = 1  # bump when the rollup's columns or meaning change: stores then rebuild on their next append
+ROLLUP, MARKS, META = "rollup", "repeat_marks", "rollup_meta"
+
+# calls of one group agree on these (the facts pricing reads, the report keys); named as the calls' columns
+KEY_COLUMNS = (
+    "provider", "model_raw", "model", "is_batch", "service_tier", "region", "status", "row_kind",
+    "source_format", "gateway", "feature", "user_id", "project_id", "api_key_id",
+)  # fmt: skip
+# --by keys a rollup answers (the rest need a finer time or a per-call key: hour, session)
+BY_KEYS = frozenset(
+    {"model", "provider", "day", "week", "month", "feature", "user", "project", "key", "mode", "tier",
+     "status", "format", "service_tier", "region", "gateway"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Where prices can change within a day's calls of one model and mode: long-context thresholds (a tier
+    covers tier_lo < basis <= tier_hi) and time-of-day window edges (win_lo <= minute < win_hi)."""
+
+    tier: tuple[int, ...]
+    minute: tuple[int, ...]
+
+    @classmethod
+    def of(cls, prices: pl.DataFrame) -> Bounds:
+        """The boundaries of a price table (`Catalog.table`, or the registered `prices`)."""
+
+        def values(*columns: str) -> tuple[int, ...]:
+            found = pl.concat([prices.get_column(c) for c in columns]).drop_nulls().unique()
+            return tuple(sorted(int(v) for v in found))
+
+        return cls(values("tier_lo", "tier_hi"), values("win_lo", "win_hi"))
+
+    def covers(self, other: Bounds) -> bool:
+        return set(other.tier) <= set(self.tier) and set(other.minute) <= set(self.minute)
+
+    def union(self, other: Bounds) -> Bounds:
+        return Bounds(
+            tuple(sorted(set(self.tier) | set(other.tier))),
+            tuple(sorted(set(self.minute) | set(other.minute))),
+        )
+
+    def tier_bucket_sql(self) -> str:
+        """Which side of every threshold a call's tier basis is on, as one number (same number, same tier)."""
+        return " + ".join(f"({TIER_BASIS_SQL} > {b})::INT" for b in self.tier) or "0::INTEGER"
+
+    def minute_bucket_sql(self) -> str:
+        return " + ".join(f"({MINUTE_SQL} >= {b})::INT" for b in self.minute) or "0::INTEGER"
+
+
+def midnight_prices(prices: pl.DataFrame) -> bool:
+    """Every price change of the table is at 00:00 UTC, so one day's calls of a model share a version."""
+    moments = pl.concat([prices.get_column("eff_from"), prices.get_column("eff_to")]).drop_nulls()
+    return bool((moments.dt.truncate("1d") == moments).all())
+
+
+def _rollup_select(calls: str, bounds: Bounds) -> str:
+    """The rollup rows of relation `calls` (aliased `c`): per group, counts and sums named as the columns
+    they sum, the earliest and latest time, and the smallest tier basis and minute (any call's would do:
+    they fall between the same boundaries)."""
+    quantities = ", ".join(
+        f"sum({sql.replace('_text_in', TEXT_IN_SQL).replace('_text_out', TEXT_OUT_SQL)})::BIGINT AS _q_{u}"
+        for u, sql in BILLED_QUANTITIES.items()
+    )
+    sums = ", ".join(
+        f"sum({col})::BIGINT AS {col}"
+        for col in (
+            "request_count", "input_total_tokens", "output_tokens",
+            "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+        )
+    )  # fmt: skip
+    keys = {
+        **{k: f"c.{k}" for k in KEY_COLUMNS},
+        "_day": "epoch_us(c.ts) // 86400000000",
+        "_tier_bucket": bounds.tier_bucket_sql(),
+        "_minute_bucket": bounds.minute_bucket_sql(),
+        "_has_usage": f"({HAS_USAGE_SQL})",
+        "_has_prompt": "c.prompt_hash IS NOT NULL",
+    }
+    # a group's recorded cost is null only when none of its calls recorded one (a key, not a column: the
+    # summary tells the two apart by `cost_reported IS NOT NULL`, as per call)
+    group_by = [*keys.values(), "c.cost_reported IS NOT NULL"]
+    return f"""
+        SELECT {", ".join(f"{sql} AS {name}" for name, sql in keys.items())},
+          count(*) AS _rows,
+          {sums},
+          sum(c.cost_reported) AS cost_reported,
+          count(*) FILTER (coalesce(c.cache_read_tokens, 0) > 0) AS _with_cache_reads,
+          count(*) FILTER (coalesce(c.cache_write_5m_tokens, 0) + coalesce(c.cache_write_1h_tokens, 0) > 0)
+            AS _with_cache_writes,
+          min(c.ts) AS ts,
+          max(c.ts) AS _last_ts,
+          count(*) FILTER (c.ts IS NULL) AS _without_ts,
+          count(*) FILTER (c.tz_assumed) AS _tz_assumed,
+          min({TIER_BASIS_SQL}) AS _tier_basis,
+          min({MINUTE_SQL}) AS _minute,
+          {quantities}
+        FROM {calls} c
+        GROUP BY {", ".join(group_by)}"""
+
+
+@dataclass(frozen=True)
+class Meta:
+    scheme: int
+    rows: int  # calls the rollup and the marks cover: the store's first `rows` rows
+    bounds: Bounds
+
+
+def read_meta(con: duckdb.DuckDBPyConnection, db: str) -> Meta | None:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [db, META]
+    ).fetchone()[0]
+    if not exists:
+        return None
+    row = con.execute(f"SELECT scheme, rows, tier_bounds, minute_bounds FROM {db}.{META}").fetchone()
+    return None if row is None else Meta(row[0], row[1], Bounds(tuple(row[2]), tuple(row[3])))
+
+
+def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Catalog) -> None:
+    """Bring the rollup and the marks of database `db` (its `calls` table) up to date after the calls from
+    row `first_new` on were appended. Costs about the new calls, plus the store's prompt hashes for the
+    marks; rebuilds from every call when the tables are missing or stale (a store written by an earlier
+    llmaudit) or when `catalog` has a boundary the rollup was not cut at."""
+    meta = read_meta(con, db)
+    wanted = Bounds.of(catalog.table)
+    rows = con.execute(f"SELECT count(*) FROM {db}.calls").fetchone()[0]
+    current = meta is not None and meta.scheme == SCHEME and meta.rows == first_new
+    rebuild_marks = not current
+    rebuild_rollup = not current or not meta.bounds.covers(wanted)
+    if not (rebuild_rollup or rebuild_marks) and rows == first_new:
+        return  # nothing appended, nothing to cut again
+    bounds = meta.bounds.union(wanted) if current else wanted
+    if rebuild_rollup:
+        con.execute(f"CREATE OR REPLACE TABLE {db}.{ROLLUP} AS {_rollup_select(f'{db}.calls', bounds)}")
+    else:
+        new_calls = f"(SELECT * FROM {db}.calls WHERE rowid >= {int(first_new)})"
+        con.execute(f"INSERT INTO {db}.{ROLLUP} {_rollup_select(new_calls, bounds)}")
+    calls = f"(SELECT *, rowid AS _seq FROM {db}.calls)"
+    if rebuild_marks:
+        con.execute(f"CREATE OR REPLACE TABLE {db}.{MARKS} AS {repeats_sql(calls)}")
+    else:  # only the groups the new calls join can change: each is ranked again from all its calls
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _touched AS
+            SELECT DISTINCT prompt_hash FROM {db}.calls
+            WHERE rowid >= {int(first_new)} AND {CACHEABLE} AND prompt_hash IS NOT NULL""")
+        con.execute(f"DELETE FROM {db}.{MARKS} WHERE prompt_hash IN (SELECT prompt_hash FROM _touched)")
+        con.execute(f"INSERT INTO {db}.{MARKS} {repeats_sql(calls, among='_touched')}")
+        con.execute("DROP TABLE _touched")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {db}.{META} AS SELECT ? AS scheme, ? AS rows, "
+        "?::BIGINT[] AS tier_bounds, ?::BIGINT[] AS minute_bounds",
+        [SCHEME, rows, list(bounds.tier), list(bounds.minute)],
+    )
+
+
+def serves(meta: Meta | None, calls: int, prices: pl.DataFrame, by: list[str]) -> str | None:
+    """Why a rollup cannot answer a whole-history re-analysis (None when it can): `prices` is the
+    registered price table of the store's models, `calls` the store's row count."""
+    if meta is None or meta.scheme != SCHEME:
+        return "the store has no rollup yet (the next append builds it)"
+    if meta.rows != calls:
+        return "the rollup is behind the store (the next append rebuilds it)"
+    if not meta.bounds.covers(Bounds.of(prices)):
+        return "the catalog has a tier threshold or time window the rollup was not cut at"
+    if not midnight_prices(prices):
+        return "a price of the catalog changes at a time other than midnight UTC"
+    if not set(by) <= BY_KEYS:
+        return f"--by {', '.join(sorted(set(by) - BY_KEYS))} needs every call"
+    return None
+
+
+def judged_sql(db: str) -> str:
+    """Cacheable calls with and without a logged request, from the rollup (for `exact_duplicates`)."""
+    return f"""
+          SELECT coalesce(sum(_rows) FILTER (_has_prompt), 0) AS with_request,
+                 coalesce(sum(_rows) FILTER (NOT _has_prompt), 0) AS without_request
+          FROM {db}.{ROLLUP} WHERE {CACHEABLE}"""

@@ -1,0 +1,162 @@
+"""Store rollup: a whole-history re-analysis from the rollup is the per-call report to the last decimal,
+however the history was appended, and it steps aside (saying why) whenever it cannot answer exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import bench_generator, write
+
+from llmaudit import rollup
+from llmaudit.analysis import analyze, analyze_history
+from llmaudit.catalog import load_catalog
+from llmaudit.duplicates import repeats_sql
+from llmaudit.report.jsonout import render_json
+from llmaudit.store import HistoryStore
+
+SAMPLES = Path(__file__).parent.parent / "sample_logs"
+BY_KEYS = [None, "model,day", "week,month,tier,mode", "user,feature,provider,status,format,region,gateway"]
+
+
+def _mixed_logs(folder: Path, n: int = 3000, seed: int = 7) -> list[Path]:
+    """The benchmark's mixed logs (OpenAI, Anthropic, CSV): repeats, cache, long context, service tiers."""
+    return [path for _, path in bench_generator().generate("mixed", n, seed, folder / "g")]
+
+
+def _parts(files: list[Path], folder: Path, k: int) -> list[list[Path]]:
+    """Each log split into k parts by line (a CSV part keeps the header): every part spans the whole
+    month, so a later append brings calls older than the ones already stored (a backfill)."""
+    parts: list[list[Path]] = [[] for _ in range(k)]
+    for file in files:
+        lines = file.read_text().splitlines(keepends=True)
+        header, body = (lines[:1], lines[1:]) if file.suffix == ".csv" else ([], lines)
+        for i in range(k):
+            parts[i].append(write(folder / f"part{i}" / file.name, "".join(header + body[i::k])))
+    return parts
+
+
+def _append(store: HistoryStore, paths, catalog=None) -> int:
+    report = analyze(paths, catalog=catalog)
+    return store.add_from(report.workspace.con, "period_calls", catalog)
+
+
+def _report(store: HistoryStore, use_rollup: bool, **options) -> tuple[dict, dict | None]:
+    report = analyze_history(store, use_rollup=use_rollup, **options)
+    data = json.loads(render_json(report.schema, report.data))
+    return data, data.pop("store_rollup", None)
+
+
+def _assert_same_report(store: HistoryStore, **options) -> dict:
+    """The rollup's report equals the per-call one; returns what the rollup said about itself."""
+    fast, said = _report(store, True, **options)
+    slow, _ = _report(store, False, **options)
+    assert fast == slow
+    return said
+
+
+def _marks(store: HistoryStore) -> tuple[list, list]:
+    """The stored repeat marks, and the repeats ranked again from every stored call."""
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        kept = con.execute(f"SELECT _key, prompt_hash, _n, _prev FROM {rollup.MARKS} ORDER BY 1").fetchall()
+        calls = "(SELECT *, rowid AS _seq FROM calls)"
+        fresh = con.execute(f"SELECT * FROM ({repeats_sql(calls)}) ORDER BY 1").fetchall()
+    return kept, fresh
+
+
+def test_rollup_report_is_the_per_call_report(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    added = _append(store, [SAMPLES, *_mixed_logs(tmp_path)])
+    assert added > 3000
+    for by in BY_KEYS:
+        said = _assert_same_report(store, by=by)
+        assert said == {"used": True, "why_not": None}, by
+    data, _ = _report(store, True)
+    # the comparison has something to compare: repeats, cache economics, several tiers and modes
+    assert data["duplicates"]["repeat_calls"] > 100 and data["duplicates"]["top"]
+    assert data["cache"]["cache_read_tokens"] > 0
+    assert len(data["tiers"]) > 1 and len(data["modes"]) > 1
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        groups, calls = con.execute("SELECT count(*), sum(_rows) FROM rollup").fetchone()
+    assert calls == data["coverage"]["calls"] and groups < calls
+
+
+def test_appends_in_any_order_keep_rollup_and_marks_exact(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    parts = _parts(_mixed_logs(tmp_path / "logs", n=2400, seed=11), tmp_path, 3)
+    total = 0
+    for part in (parts[2], parts[0], parts[1]):
+        total += _append(store, part)
+        assert _assert_same_report(store)["used"]
+        kept, fresh = _marks(store)
+        assert kept == fresh
+    assert total == store.count() and len(kept) > 100
+    # ranks moved as older copies arrived: some repeats of the first append became first copies
+    assert _append(store, parts[0]) == 0  # appending the same calls again changes nothing
+    assert _marks(store)[0] == kept
+    assert _assert_same_report(store)["used"]
+
+
+@pytest.mark.parametrize(
+    "version, why",
+    [
+        # a long-context threshold the bundled catalog does not have
+        ("tiers: [{above: 150000, rates: {input: 0.3, output: 1.2}}]", "tier threshold or time window"),
+        # a time-of-day window with new edges
+        ('windows: [{hours_utc: "08:00-11:30", multiplier: 0.5}]', "tier threshold or time window"),
+    ],
+)
+def test_a_catalog_with_new_boundaries_is_served_after_the_next_append(tmp_path, version, why):
+    custom = write(
+        tmp_path / "cat" / "openai.yaml",
+        "schema_version: 1\nprovider: openai\nmodels:\n  gpt-4o-mini:\n"
+        "    aliases: [gpt-4o-mini-2024-07-18]\n    versions:\n"
+        "      - effective_from: 2024-07-18\n        source: https://example.test/custom\n"
+        f"        rates: {{input: 0.15, cache_read: 0.075, output: 0.60}}\n        {version}\n",
+    )
+    catalog = load_catalog(custom.parent)
+    store = HistoryStore(tmp_path / "h.duckdb")
+    logs = _mixed_logs(tmp_path / "logs", n=1500)
+    _append(store, logs)  # cut at the bundled catalog's boundaries
+    said = _assert_same_report(store, catalog=catalog)
+    assert not said["used"] and why in said["why_not"]
+    _append(store, [SAMPLES], catalog)  # an append with the new catalog cuts the rollup again
+    assert _assert_same_report(store, catalog=catalog)["used"]
+    assert _assert_same_report(store)["used"]  # and it still serves the bundled catalog
+
+
+def test_mid_day_price_change_and_partial_reports_take_the_per_call_path(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    _append(store, _mixed_logs(tmp_path / "logs", n=1500))
+    custom = write(
+        tmp_path / "cat" / "openai.yaml",
+        "schema_version: 1\nprovider: openai\nmodels:\n  gpt-4o-mini:\n"
+        "    aliases: [gpt-4o-mini-2024-07-18]\n    versions:\n"
+        "      - {effective_from: 2024-07-18, source: https://example.test/a, rates: {input: 0.15, output: 0.6}}\n"
+        "      - {effective_from: 2026-03-10T12:00:00Z, source: https://example.test/b, "
+        "rates: {input: 0.1, output: 0.4}}\n",
+    )
+    said = _assert_same_report(store, catalog=load_catalog(custom.parent))
+    assert not said["used"] and "midnight" in said["why_not"]
+    said = _assert_same_report(store, by="hour")
+    assert not said["used"] and "--by hour" in said["why_not"]
+    said = _assert_same_report(store, since="2026-03-05")
+    assert said == {"used": False, "why_not": "a period is cut"}
+
+
+def test_a_store_without_a_current_rollup_is_priced_per_call_until_the_next_append(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    logs = _mixed_logs(tmp_path / "logs", n=1200)
+    _append(store, logs)
+    with duckdb.connect(str(store.path)) as con:  # as an llmaudit without rollups left it
+        con.execute(f"DROP TABLE {rollup.META}; DROP TABLE {rollup.ROLLUP}; DROP TABLE {rollup.MARKS}")
+    said = _assert_same_report(store)
+    assert not said["used"] and "no rollup yet" in said["why_not"]
+    assert _append(store, logs) == 0  # nothing new, but the rollup is built
+    assert _assert_same_report(store)["used"]
+    with duckdb.connect(str(store.path)) as con:  # calls appended behind the rollup's back
+        con.execute("INSERT INTO calls SELECT * FROM calls LIMIT 5")
+    said = _assert_same_report(store)
+    assert not said["used"] and "behind" in said["why_not"]
