@@ -8,12 +8,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from llmaudit import rollup
 from llmaudit.catalog import Catalog
 from llmaudit.catalog.model import Model
 from llmaudit.db import connect
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
-from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql, rates_sql, usage_sql
+from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql, rates_sql, rolled_up_usage_sql, usage_sql
 from llmaudit.schema import CALL_SCHEMA, conform
 
 
@@ -78,16 +79,20 @@ def diff(old: Catalog, new: Catalog, calls: pl.DataFrame | None = None) -> dict[
 _DIFF_KEYS = ("_provider_logged", "model_raw", "_model_logged", "feature")
 
 
-def _costs_by_call_key(con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog) -> dict[tuple, dict]:
+def _costs_by_call_key(
+    con: duckdb.DuckDBPyConnection, source: str, catalog: Catalog, rolled_up: bool = False
+) -> dict[tuple, dict]:
     """Per (logged provider, model id, normalized model, feature): calls, priced calls, the cost under
-    `catalog` (quantity sums x rates: exact) and the catalog's model name for them."""
-    usage = usage_sql(con, source, catalog)
+    `catalog` (quantity sums x rates: exact) and the catalog's model name for them. `rolled_up`: `source`
+    is a store rollup (groups of calls, `rollup.py`)."""
+    usage = (rolled_up_usage_sql if rolled_up else usage_sql)(con, source, catalog)
     keys = ", ".join(_DIFF_KEYS)
     sums = ", ".join(f"sum(_q_{unit})::BIGINT AS _q_{unit}" for unit in BILLED_QUANTITIES)
+    weight = "_rows" if rolled_up else "1"  # calls per row
     rows = con.execute(f"""
         WITH fine AS (
-          SELECT {keys}, _pid, price_region, any_value(model) AS model, count(*) AS calls,
-                 count(*) FILTER (priced) AS priced, {sums}
+          SELECT {keys}, _pid, price_region, any_value(model) AS model, sum({weight}) AS calls,
+                 coalesce(sum({weight}) FILTER (priced), 0) AS priced, {sums}
           FROM ({usage}) GROUP BY ALL
         )
         SELECT {keys}, any_value(f.model) AS model, sum(calls) AS calls, sum(priced) AS priced,
@@ -118,14 +123,21 @@ def _grouped(pairs: list[tuple[dict, dict]], name: str, key) -> list[dict[str, A
     return sorted(rows, key=lambda r: abs(r["delta"]), reverse=True)
 
 
-def diff_relation(old: Catalog, new: Catalog, con: duckdb.DuckDBPyConnection, calls: str) -> dict[str, Any]:
+def diff_relation(
+    old: Catalog, new: Catalog, con: duckdb.DuckDBPyConnection, calls: str, store: str | None = None
+) -> dict[str, Any]:
     """`diff` over relation `calls` in `con` (a workspace over logs or the history store): both catalogs
-    price it in SQL, so the history never has to fit in memory."""
+    price it in SQL, so the history never has to fit in memory. `store`: the attached history store that
+    `calls` is the whole of, whose rollup prices groups of calls instead when it serves both catalogs."""
+    why_not = rollup.serves_catalogs(con, store, calls, [old, new]) if store else None
+    rolled_up = store is not None and why_not is None
+    source = f"{store}.{rollup.ROLLUP}" if rolled_up else calls
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW diff_calls AS SELECT *, provider AS _provider_logged, "
-        f"model AS _model_logged FROM {calls}"
+        f"model AS _model_logged FROM {source}"
     )
-    before, after = _costs_by_call_key(con, "diff_calls", old), _costs_by_call_key(con, "diff_calls", new)
+    before = _costs_by_call_key(con, "diff_calls", old, rolled_up)
+    after = _costs_by_call_key(con, "diff_calls", new, rolled_up)
     pairs = [(before[k], after[k]) for k in after]  # the same calls, so the same keys
     old_total = sum((Decimal(o["cost"] or 0) for o, _ in pairs), ZERO)
     new_total = sum((Decimal(n["cost"] or 0) for _, n in pairs), ZERO)
@@ -152,6 +164,7 @@ def diff_relation(old: Catalog, new: Catalog, con: duckdb.DuckDBPyConnection, ca
                 keyed, "feature", lambda o, n: n["feature"] if n["feature"] is not None else "—"
             ),
         },
+        **({"store_rollup": {"used": rolled_up, "why_not": why_not}} if store else {}),
     }
 
 

@@ -30,6 +30,7 @@ from llmaudit.pricing import (
     TEXT_IN_SQL,
     TEXT_OUT_SQL,
     TIER_BASIS_SQL,
+    register_catalog,
 )
 
 SCHEME = 1  # bump when the rollup's columns or meaning change: stores then rebuild on their next append
@@ -200,6 +201,22 @@ def serves(meta: Meta | None, calls: int, prices: pl.DataFrame, by: list[str]) -
         return "a price of the catalog changes at a time other than midnight UTC"
     if not set(by) <= BY_KEYS:
         return f"--by {', '.join(sorted(set(by) - BY_KEYS))} needs every call"
+    return None
+
+
+def serves_catalogs(
+    con: duckdb.DuckDBPyConnection, db: str, calls: str, catalogs: list[Catalog]
+) -> str | None:
+    """`serves` for relation `calls` (the whole of attached store `db`) priced by each of `catalogs`:
+    why the rollup cannot answer for one of them, or None. Registers each catalog in turn."""
+    meta = read_meta(con, db)
+    count = con.execute(f"SELECT count(*) FROM {calls}").fetchall()[0][0]
+    for catalog in catalogs:
+        current = meta is not None and meta.scheme == SCHEME and meta.rows == count
+        prices = register_catalog(con, f"{db}.{ROLLUP}" if current else calls, catalog)
+        why_not = serves(meta, count, prices, [])
+        if why_not is not None:
+            return why_not
     return None
 
 

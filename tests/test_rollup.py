@@ -14,8 +14,10 @@ from llmaudit import rollup
 from llmaudit.analysis import analyze, analyze_history
 from llmaudit.catalog import load_catalog
 from llmaudit.duplicates import repeats_sql
+from llmaudit.pricediff import diff_relation
 from llmaudit.report.jsonout import render_json
 from llmaudit.store import HistoryStore
+from llmaudit.workspace import Workspace
 
 SAMPLES = Path(__file__).parent.parent / "sample_logs"
 BY_KEYS = [None, "model,day", "week,month,tier,mode", "user,feature,provider,status,format,region,gateway"]
@@ -160,3 +162,40 @@ def test_a_store_without_a_current_rollup_is_priced_per_call_until_the_next_appe
         con.execute("INSERT INTO calls SELECT * FROM calls LIMIT 5")
     said = _assert_same_report(store)
     assert not said["used"] and "behind" in said["why_not"]
+
+
+def _diff(store: HistoryStore, old, new, use_rollup: bool) -> tuple[dict, dict | None]:
+    workspace = Workspace()
+    try:
+        workspace.use_relation(store.select_sql(workspace.con))
+        data = diff_relation(old, new, workspace.con, "calls", "history_store" if use_rollup else None)
+    finally:
+        workspace.close()
+    data = json.loads(render_json("diff", data))
+    return data, data.pop("store_rollup", None)
+
+
+def test_pricing_diff_from_the_rollup_is_the_per_call_diff(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    _append(store, [SAMPLES, *_mixed_logs(tmp_path / "logs", n=1500)])
+    bundled = load_catalog()
+    cheaper = write(
+        tmp_path / "cat" / "openai.yaml",
+        "schema_version: 1\nprovider: openai\nmodels:\n  gpt-4o-mini:\n"
+        "    aliases: [gpt-4o-mini-2024-07-18]\n    versions:\n"
+        "      - {effective_from: 2024-07-18, source: https://example.test/a, rates: {input: 0.1, output: 0.5}}\n",
+    )
+    new = load_catalog(cheaper.parent)
+    fast, said = _diff(store, bundled, new, True)
+    slow, _ = _diff(store, bundled, new, False)
+    assert said == {"used": True, "why_not": None} and fast == slow
+    assert fast["impact"]["delta_usd"] != "0" and fast["impact"]["calls"] == store.count()
+    tiered = write(
+        tmp_path / "cat2" / "openai.yaml",
+        cheaper.read_text().replace(
+            "output: 0.5}", "output: 0.5}, tiers: [{above: 90000, rates: {input: 0.2}}]"
+        ),
+    )
+    fast, said = _diff(store, bundled, load_catalog(tiered.parent), True)
+    assert not said["used"] and "tier threshold" in said["why_not"]
+    assert fast == _diff(store, bundled, load_catalog(tiered.parent), False)[0]

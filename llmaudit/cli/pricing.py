@@ -135,12 +135,14 @@ def diff_command(
     old_catalog, new_catalog = _catalog_arg(old), _catalog_arg(new)
     # the calls go to a DuckDB workspace and both catalogs price them there: any history size fits
     workspace = Workspace()
+    store = None  # the attached history store, when the calls are all of it
     if logs:
         stream_logs(logs, workspace.add_chunk)
         workspace.collapse()
     else:
         try:
             workspace.use_relation(HistoryStore(db).select_sql(workspace.con))
+            store = "history_store"
         except InputError:
             if db is not None:
                 raise
@@ -149,7 +151,7 @@ def diff_command(
     if workspace is None:
         data = diff(old_catalog, new_catalog)
     else:
-        data = diff_relation(old_catalog, new_catalog, workspace.con, "calls")
+        data = diff_relation(old_catalog, new_catalog, workspace.con, "calls", store)
     if output_format == Fmt.json:
         from llmaudit.report.jsonout import render_json
 
