@@ -290,6 +290,44 @@ def run_peer(python: str, name: str, source: Path, n: int, repeat: int) -> PeerR
     return runs[(len(runs) - 1) // 2]
 
 
+def ensure_store(exe: str, files: list[tuple[str, Path]], key: dict[str, object]) -> Path:
+    """A history store of the input, built once by `llmaudit analyze FILES --db` (not timed) and reused while
+    the input is the same."""
+    first = files[0][1]
+    store = first.with_name(first.name.split(".")[0] + ".store.duckdb")
+    sidecar = store.with_suffix(".meta.json")
+    if store.exists() and sidecar.exists() and json.loads(sidecar.read_text()) == key:
+        return store
+    store.unlink(missing_ok=True)
+    print(f"store: building {store.name} with llmaudit analyze --db (not timed)")
+    run = measure([exe, "analyze", *(str(p) for _, p in files), "--db", str(store), "--format", "json"])
+    if run.rc != 0:
+        print(
+            f"store: build failed (exit {run.rc}):\n{run.stderr.decode(errors='replace')[-3000:]}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sidecar.write_text(json.dumps(key))
+    return store
+
+
+def time_store(exe: str, files: list[tuple[str, Path]], key: dict[str, object], n: int, repeat: int) -> str:
+    """Time a re-analysis of the input's history store (no parsing); the `bench:` figures."""
+    store = ensure_store(exe, files, key)
+    run = timed(
+        "llmaudit re-analysis (store)",
+        [exe, "analyze", "--db", str(store), "--format", "json"],
+        repeat,
+        n,
+        store.stat().st_size,
+    )
+    said = json.loads(run.stdout).get("store_rollup") or {}
+    if not said.get("used"):  # a per-call re-analysis is a different measurement: say so
+        print(f"store: the rollup was not used ({said.get('why_not')}); delete {store} to rebuild it")
+        sys.exit(1)
+    return f" store_wall_s={run.wall_s:.3f} store_cpu_s={run.cpu_s:.3f} store_peak_rss_mib={run.peak_rss_mib:.1f}"
+
+
 def compare_peers(
     exe: str, python: str, source: Path, source_key: dict[str, object], n: int, repeat: int
 ) -> str:
@@ -359,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--peer-n", type=int, default=100_000, help="records for the peer comparison (default 100,000)"
     )
+    ap.add_argument(
+        "--store",
+        action="store_true",
+        help="also time a re-analysis from a history store of the input (built once, untimed, and reused)",
+    )
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeat < 1:
         ap.error("--n and --repeat must be at least 1")
@@ -416,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     if exe and args.peers:
         key = _key(files, args.n, args.seed, args.format)
         peers = " " + compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat)
+    if exe and args.store:
+        peers += time_store(exe, files, _key(files, args.n, args.seed, args.format), args.n, args.repeat)
 
     if tool and base:
         print(
