@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -18,12 +18,13 @@ from llmaudit import rollup, summarize
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.duplicates import exact_duplicates
 from llmaudit.errors import UsageError
-from llmaudit.ingest import REJECT_SCHEMA, Mapping, stream_logs
-from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
 from llmaudit.pricing import priced_sql, rates_sql, register_catalog, rolled_up_usage_sql, usage_sql
-from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, conform
+from llmaudit.schema import CALL_SCHEMA, PRICE_SCHEMA, REJECT_SCHEMA, conform
 from llmaudit.summarize import Intake, period_condition
 from llmaudit.workspace import Workspace
+
+if TYPE_CHECKING:  # the readers load only when logs are read (a store re-analysis needs none)
+    from llmaudit.ingest import Mapping
 
 _PRICED_SCHEMA = {**CALL_SCHEMA, **PRICE_SCHEMA}
 BATCH_ROWS = 100_000  # calls per batch when a report's calls are streamed out (`Report.iter_calls`)
@@ -139,18 +140,16 @@ def _finish(
     keys: list[str],
     order: str = "_seq",
     store: str | None = None,
-    whole_history: bool = True,
+    store_period: tuple[dt.datetime | None, dt.datetime | None] = (None, None),
 ) -> Report:
     """Cut the period, price in SQL and summarize: the part `analyze` and `analyze_history` share.
-    `store`: the attached history store `calls` come from, for its rollup (which can only answer for
-    the `whole_history`)."""
+    `store`: the attached history store whose calls of `store_period` `calls` is, for its rollup."""
     con = workspace.con
     con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
     intake.outside_period = workspace.rows - workspace.count("period_calls")
     meta = rollup.read_meta(con, store) if store else None
-    current = (
-        whole_history and meta is not None and meta.scheme == rollup.SCHEME and meta.rows == workspace.rows
-    )
+    stored = con.execute(f"SELECT count(*) FROM {store}.calls").fetchall()[0][0] if store else 0
+    current = meta is not None and meta.scheme == rollup.SCHEME and meta.rows == stored
     # the models to price, from the rollup's few rows when it covers every call
     prices = register_catalog(con, f"{store}.{rollup.ROLLUP}" if current else "period_calls", catalog)
     con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog, catalog_registered=True)}")
@@ -167,34 +166,49 @@ def _finish(
     intake.skipped_reasons = dict(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
-    why_not = None
-    if store:
-        why_not = rollup.serves(meta, workspace.rows, prices, keys) if whole_history else "a period is cut"
+    why_not = rollup.serves(meta, stored, prices, keys, *store_period) if store else None
+    whole = store_period == (None, None)
     if store and why_not is None:
-        data = _from_rollup(con, store, intake, catalog, keys)
+        data = _from_rollup(con, store, intake, catalog, keys, store_period)
     else:
         data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
+    if not (store and why_not is None and whole):
         # calls of one second are told apart by `_seq`: read order, or the position in the history store
         data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates")
     if store:
-        data["store_rollup"] = {"used": why_not is None, "why_not": why_not}
+        data["store_rollup"] = {
+            "used": why_not is None,
+            "why_not": why_not,
+            # the repeats' marks rank the whole history: a part of it is ranked again, call by call
+            "repeats_from_marks": why_not is None and whole,
+        }
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
 
 
-def _from_rollup(con, store: str, intake: Intake, catalog: Catalog, keys: list[str]) -> dict[str, Any]:
-    """The summary and duplicates of the whole history from the store's rollup and repeat marks: one
-    price per group of calls instead of per call, the same figures."""
-    rolled = rolled_up_usage_sql(con, f"{store}.{rollup.ROLLUP}", catalog, catalog_registered=True)
+def _from_rollup(
+    con,
+    store: str,
+    intake: Intake,
+    catalog: Catalog,
+    keys: list[str],
+    period: tuple[dt.datetime | None, dt.datetime | None],
+) -> dict[str, Any]:
+    """The summary of the calls of `period` (whole days) from the store's rollup, one price per group of
+    calls instead of per call, and for the whole history the duplicates from its repeat marks: the same
+    figures."""
+    groups = f"(SELECT * FROM {store}.{rollup.ROLLUP} WHERE {rollup.day_condition(*period)})"
+    rolled = rolled_up_usage_sql(con, groups, catalog, catalog_registered=True)
     con.execute(f"CREATE VIEW rolled_up_usage AS {rolled}")
     data = summarize.summarize(con, "rolled_up_usage", "rates", intake, catalog, keys, rolled_up=True)
-    data["duplicates"] = exact_duplicates(
-        con,
-        "period_calls",
-        catalog,
-        "rates",
-        repeats=f"{store}.{rollup.MARKS}",
-        judged=rollup.judged_sql(store),
-    )
+    if period == (None, None):
+        data["duplicates"] = exact_duplicates(
+            con,
+            "period_calls",
+            catalog,
+            "rates",
+            repeats=f"{store}.{rollup.MARKS}",
+            judged=rollup.judged_sql(store),
+        )
     return data
 
 
@@ -211,6 +225,9 @@ def analyze(
     """Read `paths`, reprice with `catalog` (bundled by default) and summarize into an analyze Report.
 
     Paths may be logs of any supported format or Parquet calls tables written by `llmaudit export`."""
+    from llmaudit.ingest import stream_logs
+    from llmaudit.parquet_io import is_parquet_source, parquet_calls_sql
+
     keys = summarize.parse_group_keys(by)
     start, end = _utc(since), _utc(until, end=True)
     catalog = catalog or load_catalog()
@@ -244,9 +261,10 @@ def analyze_history(
 ) -> Report:
     """Re-analyze the calls in the history store (no log parsing), repriced with `catalog`.
 
-    The store is attached to the workspace and read in place: nothing is copied, only scanned. The whole
-    history is summarized from the store's rollup when it can answer (`rollup.serves`; `use_rollup=False`
-    prices every call instead: the same report, slower)."""
+    The store is attached to the workspace and read in place: nothing is copied, only scanned. The
+    summary comes from the store's rollup when it can answer (`rollup.serves`: whole days, a catalog it was
+    cut for), and the duplicates of the whole history from its repeat marks; `use_rollup=False` prices
+    every call instead: the same report, slower."""
     keys = summarize.parse_group_keys(by)
     start, end = _utc(since), _utc(until, end=True)
     catalog = catalog or load_catalog()
@@ -262,6 +280,5 @@ def analyze_history(
         keys,
         order="ts, source_file, source_line",
         store="history_store" if use_rollup else None,
-        # a period cut reads part of the history: the rollup (whole history) cannot answer for it
-        whole_history=start is None and end is None,
+        store_period=(start, end),
     )

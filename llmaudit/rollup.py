@@ -16,6 +16,7 @@ boundaries are among them and its prices change at midnight UTC. Otherwise, for 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
@@ -81,6 +82,22 @@ class Bounds:
 
     def minute_bucket_sql(self) -> str:
         return " + ".join(f"({MINUTE_SQL} >= {b})::INT" for b in self.minute) or "0::INTEGER"
+
+
+def _midnight(moment: dt.datetime) -> bool:
+    utc = moment.astimezone(dt.UTC)
+    return utc == utc.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_condition(since: dt.datetime | None, until: dt.datetime | None) -> str:
+    """SQL over rollup rows for the calls from `since` to `until` (midnights; see `serves`): whole days,
+    and no calls without a time in a bounded period, as `summarize.period_condition` per call."""
+    parts = [
+        f"_day {op} {int(moment.timestamp()) // 86400}"
+        for op, moment in ((">=", since), ("<", until))
+        if moment is not None
+    ]
+    return " AND ".join(parts) or "TRUE"
 
 
 def midnight_prices(prices: pl.DataFrame) -> bool:
@@ -188,9 +205,18 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
     )
 
 
-def serves(meta: Meta | None, calls: int, prices: pl.DataFrame, by: list[str]) -> str | None:
-    """Why a rollup cannot answer a whole-history re-analysis (None when it can): `prices` is the
-    registered price table of the store's models, `calls` the store's row count."""
+def serves(
+    meta: Meta | None,
+    calls: int,
+    prices: pl.DataFrame,
+    by: list[str],
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> str | None:
+    """Why a rollup cannot answer a re-analysis of the calls from `since` to `until` (None when it can):
+    `prices` is the registered price table of the store's models, `calls` the store's row count."""
+    if any(moment is not None and not _midnight(moment) for moment in (since, until)):
+        return "the period does not start and end at midnight UTC"
     if meta is None or meta.scheme != SCHEME:
         return "the store has no rollup yet (the next append builds it)"
     if meta.rows != calls:

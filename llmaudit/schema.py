@@ -150,3 +150,7 @@ def validate(frame: pl.DataFrame, schema: dict[str, pl.DataType] = CALL_SCHEMA) 
         elif frame.schema[name] != dtype:
             problems.append(f"column {name} is {frame.schema[name]}, expected {dtype}")
     return problems
+
+
+# a row that could not become a call: where it was and why (what `analyze` reports as rejected)
+REJECT_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}

@@ -21,7 +21,6 @@ import polars as pl
 
 from llmaudit.db import connect, quote_identifier, quote_literal
 from llmaudit.errors import InputError, UsageError
-from llmaudit.ingest.normalize import model_lookup
 from llmaudit.schema import CALL_SCHEMA, conform
 
 # not spooled (see `add_chunk`): null in `calls`
@@ -118,6 +117,8 @@ class Workspace:
     def seal(self) -> None:
         """Point `calls`, `rejects` and `skipped` at the spool, logged model ids normalized once per
         distinct id (`model_ids`)."""
+        from llmaudit.ingest.normalize import model_lookup  # the readers load only when logs are read
+
         if self._sealed:
             return
         self._sealed = True

@@ -74,7 +74,7 @@ def test_rollup_report_is_the_per_call_report(tmp_path):
     assert added > 3000
     for by in BY_KEYS:
         said = _assert_same_report(store, by=by)
-        assert said == {"used": True, "why_not": None}, by
+        assert said == {"used": True, "why_not": None, "repeats_from_marks": True}, by
     data, _ = _report(store, True)
     # the comparison has something to compare: repeats, cache economics, several tiers and modes
     assert data["duplicates"]["repeat_calls"] > 100 and data["duplicates"]["top"]
@@ -144,8 +144,25 @@ def test_mid_day_price_change_and_partial_reports_take_the_per_call_path(tmp_pat
     assert not said["used"] and "midnight" in said["why_not"]
     said = _assert_same_report(store, by="hour")
     assert not said["used"] and "--by hour" in said["why_not"]
-    said = _assert_same_report(store, since="2026-03-05")
-    assert said == {"used": False, "why_not": "a period is cut"}
+    said = _assert_same_report(store, since="2026-03-05T12:00")
+    assert not said["used"] and "midnight" in said["why_not"]
+
+
+def test_whole_days_are_summed_from_the_rollup_and_their_repeats_ranked_per_call(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    _append(store, [SAMPLES, *_mixed_logs(tmp_path / "logs", n=2000)])
+    whole, _ = _report(store, True)
+    for period in (
+        {"since": "2026-03-05"},
+        {"until": "2026-03-20"},
+        {"since": "2026-03-03", "until": "2026-03-10"},
+    ):
+        said = _assert_same_report(store, **period)
+        assert said == {"used": True, "why_not": None, "repeats_from_marks": False}, period
+        part, _ = _report(store, True, **period)
+        # a part of the history: fewer calls, and repeats whose first copy came before it are first copies
+        assert 0 < part["coverage"]["calls"] < whole["coverage"]["calls"]
+        assert part["coverage"]["outside_period"] == 0 and part["duplicates"]["repeat_calls"] > 0
 
 
 def test_a_store_without_a_current_rollup_is_priced_per_call_until_the_next_append(tmp_path):

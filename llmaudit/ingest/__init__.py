@@ -51,7 +51,7 @@ from llmaudit.ingest.registry import (
 )
 from llmaudit.ingest.spec import JsonReader
 from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql
-from llmaudit.schema import CALL_SCHEMA, conform
+from llmaudit.schema import CALL_SCHEMA, REJECT_SCHEMA, conform
 
 __all__ = [
     "IngestResult",
@@ -63,8 +63,6 @@ __all__ = [
     "scan_logs",
     "stream_logs",
 ]
-
-REJECT_SCHEMA = {"file": pl.String, "line": pl.Int64, "reason": pl.String, "format": pl.String}
 
 
 @dataclass
