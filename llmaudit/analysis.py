@@ -149,7 +149,7 @@ def _finish(
     intake.outside_period = workspace.rows - workspace.count("period_calls")
     meta = rollup.read_meta(con, store) if store else None
     stored = con.execute(f"SELECT count(*) FROM {store}.calls").fetchall()[0][0] if store else 0
-    current = meta is not None and meta.scheme == rollup.SCHEME and meta.rows == stored
+    current = meta is not None and meta.covers(stored)
     # the models to price, from the rollup's few rows when it covers every call
     prices = register_catalog(con, f"{store}.{rollup.ROLLUP}" if current else "period_calls", catalog)
     con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog, catalog_registered=True)}")

@@ -1,4 +1,4 @@
-"""Store rollups: what a whole-history re-analysis needs, kept up to date as calls are appended.
+"""Store rollups: what a re-analysis of the history needs, kept up to date as calls are appended.
 
 Repricing the history under a new catalog need not price every call one by one: a call's price depends on a
 handful of its facts (provider, model id, batch and service tier, region, day, minute of the day, long-context
@@ -10,8 +10,9 @@ of the copy before it, recomputed on append only for the groups the new calls jo
 
 The day and the facts are catalog independent; tier thresholds and time-of-day windows are not, so the
 rollup cuts calls at the boundaries of the catalogs it has seen (`Bounds`) and serves a catalog only when its
-boundaries are among them and its prices change at midnight UTC. Otherwise, for a period cut and for
-`--by hour` or `--by session`, a re-analysis takes the per-call path: same report, slower.
+boundaries are among them and its prices change at midnight UTC. Otherwise, for a period that does not
+start and end at midnight UTC and for `--by hour` or `--by session`, a re-analysis takes the per-call path:
+same report, slower. The marks rank the whole history; a part of it is ranked again call by call.
 """
 
 from __future__ import annotations
@@ -157,6 +158,10 @@ class Meta:
     rows: int  # calls the rollup and the marks cover: the store's first `rows` rows
     bounds: Bounds
 
+    def covers(self, calls: int) -> bool:
+        """Written by this scheme for a store of `calls` calls (an append since leaves it behind)."""
+        return self.scheme == SCHEME and self.rows == calls
+
 
 def read_meta(con: duckdb.DuckDBPyConnection, db: str) -> Meta | None:
     exists = con.execute(
@@ -176,7 +181,7 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
     meta = read_meta(con, db)
     wanted = Bounds.of(catalog.table)
     rows = con.execute(f"SELECT count(*) FROM {db}.calls").fetchone()[0]
-    current = meta is not None and meta.scheme == SCHEME and meta.rows == first_new
+    current = meta is not None and meta.covers(first_new)
     rebuild_marks = not current
     rebuild_rollup = not current or not meta.bounds.covers(wanted)
     if not (rebuild_rollup or rebuild_marks) and rows == first_new:
@@ -237,8 +242,8 @@ def serves_catalogs(
     why the rollup cannot answer for one of them, or None. Registers each catalog in turn."""
     meta = read_meta(con, db)
     count = con.execute(f"SELECT count(*) FROM {calls}").fetchall()[0][0]
+    current = meta is not None and meta.covers(count)
     for catalog in catalogs:
-        current = meta is not None and meta.scheme == SCHEME and meta.rows == count
         prices = register_catalog(con, f"{db}.{ROLLUP}" if current else calls, catalog)
         why_not = serves(meta, count, prices, [])
         if why_not is not None:

@@ -2,8 +2,8 @@
 
 Only the facts (CALL_SCHEMA) are stored; prices are recomputed from the catalog on read, so a catalog
 change reprices the whole history without re-parsing logs. Beside the calls, a rollup and the repeats'
-marks (`rollup.py`), brought up to date by every append, let a whole-history re-analysis skip the
-per-call pass.
+marks (`rollup.py`), brought up to date by every append, let a re-analysis of the history (or of whole
+days of it) skip the per-call pass.
 """
 
 from __future__ import annotations

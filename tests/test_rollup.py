@@ -216,3 +216,14 @@ def test_pricing_diff_from_the_rollup_is_the_per_call_diff(tmp_path):
     fast, said = _diff(store, bundled, load_catalog(tiered.parent), True)
     assert not said["used"] and "tier threshold" in said["why_not"]
     assert fast == _diff(store, bundled, load_catalog(tiered.parent), False)[0]
+
+
+def test_rollup_report_is_the_per_call_report_on_the_real_anchor_logs(tmp_path, anchors):
+    """Every third-party sample at once: FOCUS cost lines, usage-report aggregates, Bedrock regional ids,
+    gateway payloads, Claude Code sessions, provider usage objects."""
+    store = HistoryStore(tmp_path / "h.duckdb")
+    assert _append(store, [anchors / "logs"]) > 100
+    for by in (None, "provider,status,format,region,gateway,tier,mode"):
+        assert _assert_same_report(store, by=by)["used"]
+    data, _ = _report(store, True, by="format")
+    assert data["coverage"]["cost_lines"] > 0 and len(data["breakdown"]["rows"]) >= 8  # source formats
