@@ -311,8 +311,16 @@ def ensure_store(exe: str, files: list[tuple[str, Path]], key: dict[str, object]
     return store
 
 
-def time_store(exe: str, files: list[tuple[str, Path]], key: dict[str, object], n: int, repeat: int) -> str:
-    """Time a re-analysis of the input's history store (no parsing); the `bench:` figures."""
+def time_store(
+    exe: str,
+    files: list[tuple[str, Path]],
+    key: dict[str, object],
+    n: int,
+    repeat: int,
+    peer_rates: dict[str, float],
+) -> str:
+    """Time a re-analysis of the input's history store (no parsing); the `bench:` figures. `peer_rates`: the
+    peers' calls per CPU-s (their loops exclude parsing too), to compare repricing with repricing."""
     store = ensure_store(exe, files, key)
     run = timed(
         "llmaudit re-analysis (store)",
@@ -325,11 +333,25 @@ def time_store(exe: str, files: list[tuple[str, Path]], key: dict[str, object], 
     if not said.get("used"):  # a per-call re-analysis is a different measurement: say so
         print(f"store: the rollup was not used ({said.get('why_not')}); delete {store} to rebuild it")
         sys.exit(1)
-    return f" store_wall_s={run.wall_s:.3f} store_cpu_s={run.cpu_s:.3f} store_peak_rss_mib={run.peak_rss_mib:.1f}"
+    out = f" store_wall_s={run.wall_s:.3f} store_cpu_s={run.cpu_s:.3f} store_peak_rss_mib={run.peak_rss_mib:.1f}"
+    for name, rate in peer_rates.items():
+        ratio = n / run.cpu_s / rate
+        print(
+            f"ratio llmaudit re-analysis/{name} (calls per CPU-s, neither parses; llmaudit's start-up, "
+            f"summary and duplicates included): {ratio:.1f}x"
+        )
+        out += f" ratio_store_vs_{name}_cpu={ratio:.3f}"
+    return out
 
 
 def compare_peers(
-    exe: str, python: str, source: Path, source_key: dict[str, object], n: int, repeat: int
+    exe: str,
+    python: str,
+    source: Path,
+    source_key: dict[str, object],
+    n: int,
+    repeat: int,
+    peer_rates: dict[str, float],
 ) -> str:
     """Time llmaudit on the first n records and each peer's loop on the same records; the `bench:` figures.
 
@@ -355,6 +377,7 @@ def compare_peers(
         if peer is None:
             continue
         f = peer.figures
+        peer_rates[name] = n / f["cpu_s"]  # calls per CPU-s of its loop
         ratio_cpu, ratio_wall = f["cpu_s"] / tool.cpu_s, f["wall_s"] / tool.wall_s
         print(
             f"{name} {f['version']}: loop cpu {f['cpu_s']:.2f} s | wall {f['wall_s']:.2f} s | "
@@ -456,11 +479,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     peers = ""
+    peer_rates: dict[str, float] = {}
     if exe and args.peers:
         key = _key(files, args.n, args.seed, args.format)
-        peers = " " + compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat)
+        peers = " " + compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat, peer_rates)
     if exe and args.store:
-        peers += time_store(exe, files, _key(files, args.n, args.seed, args.format), args.n, args.repeat)
+        key = _key(files, args.n, args.seed, args.format)
+        peers += time_store(exe, files, key, args.n, args.repeat, peer_rates)
 
     if tool and base:
         print(
