@@ -173,11 +173,11 @@ def read_meta(con: duckdb.DuckDBPyConnection, db: str) -> Meta | None:
     return None if row is None else Meta(row[0], row[1], Bounds(tuple(row[2]), tuple(row[3])))
 
 
-def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Catalog) -> None:
+def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Catalog) -> str:
     """Bring the rollup and the marks of database `db` (its `calls` table) up to date after the calls from
-    row `first_new` on were appended. Costs about the new calls, plus the store's prompt hashes for the
-    marks; rebuilds from every call when the tables are missing or stale (a store written by an earlier
-    llmaudit) or when `catalog` has a boundary the rollup was not cut at."""
+    row `first_new` on were appended; says what it did. Costs about the new calls, plus the store's prompt
+    hashes for the marks; rebuilds from every call when the tables are missing or stale (a store written by
+    an earlier llmaudit) or when `catalog` has a boundary the rollup was not cut at."""
     meta = read_meta(con, db)
     wanted = Bounds.of(catalog.table)
     rows = con.execute(f"SELECT count(*) FROM {db}.calls").fetchone()[0]
@@ -185,7 +185,7 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
     rebuild_marks = not current
     rebuild_rollup = not current or not meta.bounds.covers(wanted)
     if not (rebuild_rollup or rebuild_marks) and rows == first_new:
-        return  # nothing appended, nothing to cut again
+        return "up to date"  # nothing appended, nothing to cut again
     bounds = meta.bounds.union(wanted) if current else wanted
     if rebuild_rollup:
         con.execute(f"CREATE OR REPLACE TABLE {db}.{ROLLUP} AS {_rollup_select(f'{db}.calls', bounds)}")
@@ -208,6 +208,11 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
         "?::BIGINT[] AS tier_bounds, ?::BIGINT[] AS minute_bounds",
         [SCHEME, rows, list(bounds.tier), list(bounds.minute)],
     )
+    if rebuild_marks:
+        return f"built from all {rows:,} calls"
+    if rebuild_rollup:
+        return f"cut again at the catalog's boundaries ({rows:,} calls)"
+    return f"{rows - first_new:,} calls added"
 
 
 def serves(
@@ -223,11 +228,14 @@ def serves(
     if any(moment is not None and not _midnight(moment) for moment in (since, until)):
         return "the period does not start and end at midnight UTC"
     if meta is None or meta.scheme != SCHEME:
-        return "the store has no rollup yet (the next append builds it)"
+        return "the store has no rollup yet (`llmaudit store refresh` or the next append builds it)"
     if meta.rows != calls:
-        return "the rollup is behind the store (the next append rebuilds it)"
+        return "the rollup is behind the store (`llmaudit store refresh` or the next append rebuilds it)"
     if not meta.bounds.covers(Bounds.of(prices)):
-        return "the catalog has a tier threshold or time window the rollup was not cut at"
+        return (
+            "the catalog has a tier threshold or time window the rollup was not cut at "
+            "(`llmaudit store refresh --catalog ...` cuts it again)"
+        )
     if not midnight_prices(prices):
         return "a price of the catalog changes at a time other than midnight UTC"
     if not set(by) <= BY_KEYS:

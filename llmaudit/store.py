@@ -112,6 +112,65 @@ class HistoryStore:
             con.execute("DETACH history_store")
         return added
 
+    def refresh(self, catalog: Catalog | None = None) -> str:
+        """Bring the rollup up to date without appending: build it for a store written by an older llmaudit,
+        or cut it again at `catalog`'s boundaries (tier thresholds, time windows) so re-analyses with that
+        catalog use it. Says what it did."""
+        with self._connect(create=False) as con:
+            try:
+                con.execute("BEGIN TRANSACTION")
+                rows = con.execute("SELECT count(*) FROM calls").fetchall()[0][0]
+                done = rollup.refresh(con, self._name(con), rows, catalog or load_catalog())
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                raise InputError(f"{self.path}: cannot bring the rollup up to date: {exc}") from None
+        return done
+
+    def info(self, catalog: Catalog | None = None) -> dict:
+        """What the store holds (calls, period, size) and its rollup: the calls it covers, its groups and
+        repeats, the boundaries it is cut at, and whether it serves `catalog` (default the bundled one)."""
+        from llmaudit.pricing import register_catalog
+
+        with self._connect(create=False) as con:
+            db = self._name(con)
+            try:
+                calls, first, last = con.execute(
+                    "SELECT count(*), min(ts)::TIMESTAMP, max(ts)::TIMESTAMP FROM calls"
+                ).fetchall()[0]
+            except duckdb.Error as exc:
+                raise InputError(f"{self.path}: not a history store: {exc}") from None
+            meta = rollup.read_meta(con, db)
+            data: dict = {
+                "path": str(self.path),
+                "bytes": self.path.stat().st_size,
+                "calls": calls,
+                "first": None if first is None else first.replace(tzinfo=dt.UTC),
+                "last": None if last is None else last.replace(tzinfo=dt.UTC),
+                "rollup": None,
+            }
+            if meta is not None:
+                groups = con.execute(f"SELECT count(*) FROM {rollup.ROLLUP}").fetchall()[0][0]
+                repeats = con.execute(f"SELECT count(*) FROM {rollup.MARKS}").fetchall()[0][0]
+                data["rollup"] = {
+                    "scheme": meta.scheme,
+                    "calls_covered": meta.rows,
+                    "groups": groups,
+                    "repeats": repeats,
+                    "tier_bounds": list(meta.bounds.tier),
+                    "minute_bounds": list(meta.bounds.minute),
+                }
+            current = meta is not None and meta.covers(calls)
+            catalog = catalog or load_catalog()
+            prices = register_catalog(con, rollup.ROLLUP if current else "calls", catalog)
+            why_not = rollup.serves(meta, calls, prices, [])
+            data["serves"] = {"catalog": catalog.catalog_id, "used": why_not is None, "why_not": why_not}
+        return data
+
+    @staticmethod
+    def _name(con: duckdb.DuckDBPyConnection) -> str:
+        """The name of the store's database in a connection opened on it (the file's stem)."""
+        return con.execute("SELECT current_database()").fetchall()[0][0]
+
     def select_sql(self, con: duckdb.DuckDBPyConnection, condition: str = "TRUE") -> str:
         """Attach the store read-only to `con`; a SELECT of its calls (CALL_SCHEMA, columns an older store
         lacks as nulls, and `_seq`) that satisfy `condition`."""

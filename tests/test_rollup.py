@@ -9,10 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import bench_generator, write
+from typer.testing import CliRunner
 
 from llmaudit import rollup
 from llmaudit.analysis import analyze, analyze_history
 from llmaudit.catalog import load_catalog
+from llmaudit.cli import app
 from llmaudit.duplicates import repeats_sql
 from llmaudit.pricediff import diff_relation
 from llmaudit.report.jsonout import render_json
@@ -165,12 +167,17 @@ def test_whole_days_are_summed_from_the_rollup_and_their_repeats_ranked_per_call
         assert part["coverage"]["outside_period"] == 0 and part["duplicates"]["repeat_calls"] > 0
 
 
+def _drop_rollup(store: HistoryStore) -> None:
+    """The store as an llmaudit without rollups left it."""
+    with duckdb.connect(str(store.path)) as con:
+        con.execute(f"DROP TABLE {rollup.META}; DROP TABLE {rollup.ROLLUP}; DROP TABLE {rollup.MARKS}")
+
+
 def test_a_store_without_a_current_rollup_is_priced_per_call_until_the_next_append(tmp_path):
     store = HistoryStore(tmp_path / "h.duckdb")
     logs = _mixed_logs(tmp_path / "logs", n=1200)
     _append(store, logs)
-    with duckdb.connect(str(store.path)) as con:  # as an llmaudit without rollups left it
-        con.execute(f"DROP TABLE {rollup.META}; DROP TABLE {rollup.ROLLUP}; DROP TABLE {rollup.MARKS}")
+    _drop_rollup(store)
     said = _assert_same_report(store)
     assert not said["used"] and "no rollup yet" in said["why_not"]
     assert _append(store, logs) == 0  # nothing new, but the rollup is built
@@ -227,3 +234,38 @@ def test_rollup_report_is_the_per_call_report_on_the_real_anchor_logs(tmp_path, 
         assert _assert_same_report(store, by=by)["used"]
     data, _ = _report(store, True, by="format")
     assert data["coverage"]["cost_lines"] > 0 and len(data["breakdown"]["rows"]) >= 8  # source formats
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_store_info_and_refresh_commands(tmp_path):
+    store = HistoryStore(tmp_path / "h.duckdb")
+    _append(store, _mixed_logs(tmp_path / "logs", n=1200))
+    _drop_rollup(store)
+    info = json.loads(_cli("store", "info", "--db", str(store.path), "-f", "json").stdout)
+    assert info["calls"] == store.count() and info["rollup"] is None
+    assert not info["serves"]["used"] and "no rollup yet" in info["serves"]["why_not"]
+    done = _cli("store", "refresh", "--db", str(store.path))
+    assert done.exit_code == 0 and f"built from all {store.count():,} calls" in done.stderr
+    info = json.loads(_cli("store", "info", "--db", str(store.path), "-f", "json").stdout)
+    assert info["rollup"]["calls_covered"] == store.count() and info["serves"]["used"]
+    assert info["rollup"]["repeats"] == len(_marks(store)[1]) > 0
+    assert _assert_same_report(store)["used"]
+    # a catalog with a threshold the rollup was not cut at: refused, then served after a refresh with it
+    custom = write(
+        tmp_path / "cat" / "openai.yaml",
+        "schema_version: 1\nprovider: openai\nmodels:\n  gpt-4o-mini:\n"
+        "    aliases: [gpt-4o-mini-2024-07-18]\n    versions:\n"
+        "      - {effective_from: 2024-07-18, source: https://example.test/a, rates: {input: 0.1, output: 0.5},"
+        " tiers: [{above: 150000, rates: {input: 0.2, output: 0.8}}]}\n",
+    )
+    cut = ("--db", str(store.path), "--catalog", str(custom.parent))
+    assert "does not serve" in _cli("store", "info", *cut).stdout
+    assert "cut again" in _cli("store", "refresh", *cut).stderr
+    assert "the rollup serves" in _cli("store", "info", *cut).stdout
+    assert _assert_same_report(store, catalog=load_catalog(custom.parent))["used"]
+    assert "up to date" in _cli("store", "refresh", *cut).stderr
+    missing = _cli("store", "refresh", "--db", str(tmp_path / "none.duckdb"))
+    assert missing.exit_code == 3 and "no history store yet" in missing.stderr

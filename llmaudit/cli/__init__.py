@@ -14,6 +14,7 @@ from llmaudit.cli.analyze import analyze_command
 from llmaudit.cli.export import export_command
 from llmaudit.cli.pricing import app as pricing_app
 from llmaudit.cli.reconcile import reconcile_command
+from llmaudit.cli.store import app as store_app
 
 app = typer.Typer(
     name="llmaudit",
@@ -44,6 +45,7 @@ app.command("analyze")(analyze_command)
 app.command("export")(export_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(pricing_app, name="pricing")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:
