@@ -34,6 +34,7 @@ from llmaudit.pricing import (
     TIER_BASIS_SQL,
     register_catalog,
 )
+from llmaudit.summarize import PER_CALL_COUNTS
 
 SCHEME = 1  # bump when the rollup's columns or meaning change: stores then rebuild on their next append
 ROLLUP, MARKS, META = "rollup", "repeat_marks", "rollup_meta"
@@ -122,6 +123,7 @@ def _rollup_select(calls: str, bounds: Bounds) -> str:
             "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
         )
     )  # fmt: skip
+    counts = ", ".join(f"{sql} AS {name}" for name, sql in PER_CALL_COUNTS.items())
     keys = {
         **{k: f"c.{k}" for k in KEY_COLUMNS},
         "_day": "epoch_us(c.ts) // 86400000000",
@@ -135,16 +137,10 @@ def _rollup_select(calls: str, bounds: Bounds) -> str:
     group_by = [*keys.values(), "c.cost_reported IS NOT NULL"]
     return f"""
         SELECT {", ".join(f"{sql} AS {name}" for name, sql in keys.items())},
-          count(*) AS _rows,
+          {counts},
+          min(c.ts) AS ts,  -- the group's time for pricing: its day, as the summary's day key
           {sums},
           sum(c.cost_reported) AS cost_reported,
-          count(*) FILTER (coalesce(c.cache_read_tokens, 0) > 0) AS _with_cache_reads,
-          count(*) FILTER (coalesce(c.cache_write_5m_tokens, 0) + coalesce(c.cache_write_1h_tokens, 0) > 0)
-            AS _with_cache_writes,
-          min(c.ts) AS ts,
-          max(c.ts) AS _last_ts,
-          count(*) FILTER (c.ts IS NULL) AS _without_ts,
-          count(*) FILTER (c.tz_assumed) AS _tz_assumed,
           min({TIER_BASIS_SQL}) AS _tier_basis,
           min({MINUTE_SQL}) AS _minute,
           {quantities}

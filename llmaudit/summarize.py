@@ -88,10 +88,22 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
+# what a summary counts per call, and how it reads the same from store rollup rows (`rollup.py` keeps each
+# count per group of calls under the same name): the sum (the latest time: the max) over the groups
+PER_CALL_COUNTS = {
+    "_rows": "count(*)",
+    "_with_cache_reads": "count(*) FILTER (coalesce(cache_read_tokens, 0) > 0)",
+    "_with_cache_writes": "count(*) FILTER (coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)",
+    "_last_ts": "max(ts)",
+    "_without_ts": "count(*) FILTER (ts IS NULL)",
+    "_tz_assumed": "count(*) FILTER (tz_assumed)",
+}
+_ROLLED_UP_COUNTS = {name: f"{'max' if name == '_last_ts' else 'sum'}({name})" for name in PER_CALL_COUNTS}
 # per call -> fine rows: integer sums by every report key x price x priced x has-reported (the two flags are
-# keys, not FILTERs: each FILTER is one more aggregate state updated per call)
+# keys, not FILTERs: each FILTER is one more aggregate state updated per call). Token sums read the same
+# whether the rows are calls or rollup groups (which keep them summed under the calls' column names).
 _FINE_SUMS = """
-  count(*) AS rows,
+  {_rows} AS rows,
   coalesce(sum(request_count), 0) AS calls,
   coalesce(sum(input_total_tokens), 0) AS input_tokens,
   coalesce(sum(output_tokens), 0) AS output_tokens,
@@ -100,31 +112,12 @@ _FINE_SUMS = """
   coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
   coalesce(sum(cache_write_5m_tokens), 0) AS cache_write_5m_tokens,
   coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
-  count(*) FILTER (coalesce(cache_read_tokens, 0) > 0) AS calls_with_cache_reads,
-  count(*) FILTER (coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) > 0)
-    AS calls_with_cache_writes,
-  min(ts) AS first_ts,
-  max(ts) AS last_ts,
-  count(*) FILTER (ts IS NULL) AS without_ts,
-  count(*) FILTER (tz_assumed) AS tz_assumed
-"""
-# the same sums from a store rollup's rows (`rollup.py`), each already a sum over its calls
-_FINE_SUMS_ROLLED_UP = """
-  sum(_rows) AS rows,
-  coalesce(sum(request_count), 0) AS calls,
-  coalesce(sum(input_total_tokens), 0) AS input_tokens,
-  coalesce(sum(output_tokens), 0) AS output_tokens,
-  {quantities},
-  sum(cost_reported) AS cost_reported,
-  coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
-  coalesce(sum(cache_write_5m_tokens), 0) AS cache_write_5m_tokens,
-  coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
-  sum(_with_cache_reads) AS calls_with_cache_reads,
-  sum(_with_cache_writes) AS calls_with_cache_writes,
-  min(ts) AS first_ts,
-  max(_last_ts) AS last_ts,
-  sum(_without_ts) AS without_ts,
-  sum(_tz_assumed) AS tz_assumed
+  {_with_cache_reads} AS calls_with_cache_reads,
+  {_with_cache_writes} AS calls_with_cache_writes,
+  min(ts) AS first_ts,  -- a rollup row's ts is its group's first
+  {_last_ts} AS last_ts,
+  {_without_ts} AS without_ts,
+  {_tz_assumed} AS tz_assumed
 """
 # fine rows -> level 1: the report's measures per grouping set x price (a few thousand rows at most)
 _LEVEL1_SUMS = """
@@ -168,6 +161,13 @@ _SUMMED = (
     "cost_reported", "compared_rows", "cost_reported_compared", "cache_read_tokens", "cache_write_5m_tokens",
     "cache_write_1h_tokens", "calls_with_cache_reads", "calls_with_cache_writes", "without_ts", "tz_assumed",
 )  # fmt: skip
+
+
+def _fine_sums(quantities: str, rolled_up: bool) -> str:
+    sql = _FINE_SUMS.replace("{quantities}", quantities)
+    for name, expr in (_ROLLED_UP_COUNTS if rolled_up else PER_CALL_COUNTS).items():
+        sql = sql.replace("{" + name + "}", expr)
+    return sql
 
 
 def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict[str, str]]:
@@ -277,7 +277,7 @@ def summarize(
         WITH fine AS (
           SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
             {", ".join(names)}, {", ".join(price)}, _has_reported, priced,
-            {(_FINE_SUMS_ROLLED_UP if rolled_up else _FINE_SUMS).replace("{quantities}", quantities)}
+            {_fine_sums(quantities, rolled_up)}
           FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
           GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported, priced),
                                   (day, {", ".join(price)}, _has_reported, priced))
