@@ -269,3 +269,53 @@ def test_store_info_and_refresh_commands(tmp_path):
     assert "up to date" in _cli("store", "refresh", *cut).stderr
     missing = _cli("store", "refresh", "--db", str(tmp_path / "none.duckdb"))
     assert missing.exit_code == 3 and "no history store yet" in missing.stderr
+
+
+def test_calls_on_every_price_boundary_are_priced_as_per_call(tmp_path, catalog):
+    """Hand-made calls on each side of the test catalog's edges: the DeepSeek off-peak window
+    (16:30-00:30 UTC), Gemini 2.5 Pro's 200k tier, the o3 price cut of 2025-06-10, no timestamp,
+    aggregates with and without a request count, batch and flex, a Bedrock geo prefix."""
+    from datetime import UTC, datetime
+
+    from conftest import calls_frame
+
+    def at(day: int, hour: int, minute: int) -> datetime:
+        return datetime(2025, 6, day, hour, minute, tzinfo=UTC)
+
+    models = (
+        ["deepseek-chat"] * 6 + ["gemini-2.5-pro"] * 4 + ["o3"] * 2
+        + ["gpt-5", "gpt-5", "claude-sonnet-4-5", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    )  # fmt: skip
+    n = len(models)
+    times = [
+        at(9, 0, 29), at(9, 0, 30), at(9, 16, 29), at(9, 16, 30), at(9, 23, 59), None,
+        at(9, 12, 0), at(9, 12, 5), at(9, 12, 10), None,
+        at(9, 12, 0), at(10, 12, 0),  # the same time of day, either side of the cut
+        at(11, 1, 0), at(11, 1, 0), at(11, 2, 0), at(11, 3, 0),
+    ]  # fmt: skip
+    # every call its own token counts, so that a call priced on the wrong side of an edge cannot be
+    # offset by another one priced on the wrong side the other way
+    inputs = [1000 + 37 * i for i in range(6)] + [199_999, 200_000, 200_001, 250_000]
+    inputs += [1000 + 37 * i for i in range(10, 16)]
+    frame = calls_frame(
+        record_id=[f"r{i}" for i in range(n)],
+        model_raw=models,
+        provider=[None] * 15 + ["aws-bedrock"],
+        ts=times,
+        input_uncached_tokens=inputs,
+        input_total_tokens=inputs,
+        output_tokens=[500 + 11 * i for i in range(n)],
+        cache_read_tokens=[0, 100] * 8,
+        row_kind=["call"] * 12 + ["aggregate", "aggregate", "call", "call"],
+        request_count=[1] * 12 + [4, None, 1, 1],
+        is_batch=[False] * 14 + [True, False],
+        service_tier=[None] * 13 + ["flex", None, None],
+        prompt_hash=["h1", "h1", "h2", "h2"] + [None] * 12,
+        status=["ok"] * n,
+    )
+    store = HistoryStore(tmp_path / "h.duckdb")
+    assert store.add(frame, catalog) == n
+    data, said = _report(store, True, catalog=catalog)
+    assert said["used"] and data == _report(store, False, catalog=catalog)[0]
+    assert {t["name"] for t in data["tiers"]} >= {"base", ">200000"}
+    assert data["coverage"]["calls_without_timestamp"] == 2 and data["duplicates"]["repeat_calls"] == 2
