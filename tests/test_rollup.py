@@ -4,11 +4,12 @@ however the history was appended, and it steps aside (saying why) whenever it ca
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import bench_generator, write
+from conftest import bench_generator, calls_frame, write
 from typer.testing import CliRunner
 
 from llmaudit import rollup
@@ -275,9 +276,6 @@ def test_calls_on_every_price_boundary_are_priced_as_per_call(tmp_path, catalog)
     """Hand-made calls on each side of the test catalog's edges: the DeepSeek off-peak window
     (16:30-00:30 UTC), Gemini 2.5 Pro's 200k tier, the o3 price cut of 2025-06-10, no timestamp,
     aggregates with and without a request count, batch and flex, a Bedrock geo prefix."""
-    from datetime import UTC, datetime
-
-    from conftest import calls_frame
 
     def at(day: int, hour: int, minute: int) -> datetime:
         return datetime(2025, 6, day, hour, minute, tzinfo=UTC)
