@@ -98,7 +98,7 @@ class HistoryStore:
             # then the rollup, over the appended rows (from `before` on: the store only ever appends), in
             # a transaction of its own: rows inserted in an open transaction do not have their final rowids
             # yet, which the marks keep. Should it fail, its tables stay behind the calls: re-analyses
-            # price every call, and the next append rebuilds them.
+            # price every call until `refresh` or the next append rebuilds them.
             con.execute("BEGIN TRANSACTION")
             rollup.refresh(con, "history_store", before, catalog or load_catalog())
             con.execute("COMMIT")
@@ -106,7 +106,7 @@ class HistoryStore:
             con.execute("ROLLBACK")
             raise InputError(
                 f"{self.path}: {added:,} calls added, but the rollup could not be brought up to date ({exc}); "
-                "re-analyses price every call until the next append rebuilds it"
+                "re-analyses price every call until `llmaudit store refresh` or the next append rebuilds it"
             ) from None
         finally:
             con.execute("DETACH history_store")
