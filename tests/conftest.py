@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import importlib.util
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +17,11 @@ import pytest
 
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.schema import CALL_SCHEMA, conform
+
+# the parsed-catalog cache of the test run: its own folder, never the user's ~/.cache (set before any
+# fixture loads a catalog)
+os.environ["LLMAUDIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="llmaudit-test-cache-")
+atexit.register(shutil.rmtree, os.environ["LLMAUDIT_CACHE_DIR"], True)
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

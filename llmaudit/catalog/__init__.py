@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from llmaudit.catalog import cache
 from llmaudit.catalog.match import ModelIndex, normalize_model_id
 from llmaudit.catalog.model import MODES, UNITS, Model, Problems, Version, parse_provider_file
 from llmaudit.catalog.overrides import Overrides, apply_overrides, is_overrides_file, parse_overrides
@@ -114,17 +115,29 @@ def load_catalog(*paths: str | Path, include_bundled: bool = True) -> Catalog:
     if env and not paths:
         paths = (env,)
     layers.extend(Path(p) for p in paths)
+    layer_files = [(layer, _yaml_files(layer)) for layer in layers]
+    entry = cache.key(layer_files)
+    cached = cache.load(entry)
+    if isinstance(cached, Catalog):
+        return cached
+    catalog = _parse(layer_files, include_bundled)
+    catalog.index  # noqa: B018 - built before it is stored: every command resolves model ids
+    cache.save(entry, catalog)
+    return catalog
+
+
+def _parse(layer_files: list[tuple[Path, list[Path]]], include_bundled: bool) -> Catalog:
+    """Parse and check every file of every layer; later layers replace earlier models of the same key."""
     problems = Problems()
     overrides = Overrides()
     by_key: dict[str, Model] = {}
     files: list[Path] = []
     digest = hashlib.sha256()
-    for layer in layers:
-        layer_files = _yaml_files(layer)
-        if not layer_files:
+    for layer, files_of_layer in layer_files:
+        if not files_of_layer:
             problems.append(f"{layer}: no .yaml files in this catalog directory")
         layer_models: list[Model] = []
-        for file in layer_files:
+        for file in files_of_layer:
             try:
                 doc = load_yaml(file)
             except ValueError as exc:
@@ -142,7 +155,7 @@ def load_catalog(*paths: str | Path, include_bundled: bool = True) -> Catalog:
     if problems:
         raise CatalogError(list(problems))
     models = list(by_key.values())
-    name = "bundled" if include_bundled and len(layers) == 1 else "custom"
+    name = "bundled" if include_bundled and len(layer_files) == 1 else "custom"
     user_aliases = {logged: by_key[target] for logged, (target, _) in overrides.aliases.items()}
     return Catalog(
         models=models, catalog_id=f"{name}@{digest.hexdigest()[:12]}", files=files, user_aliases=user_aliases
