@@ -26,7 +26,12 @@ def cache_dir() -> Path | None:
         return None
     if value:
         return Path(value)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmaudit"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "llmaudit"
+    try:
+        return Path.home() / ".cache" / "llmaudit"
+    except RuntimeError:  # no home directory to speak of: no cache
+        return None
 
 
 def key(layers: list[tuple[Path, list[Path]]]) -> str | None:
