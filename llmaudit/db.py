@@ -12,8 +12,8 @@ import polars as pl
 UTC_WALL_CLOCK = "make_timestamp(epoch_us(ts))"
 
 
-def connect(path: str | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(path) if path else duckdb.connect()
+def connect(path: str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path, read_only=read_only) if path else duckdb.connect()
     _configure(con)
     return con
 

@@ -32,7 +32,7 @@ class HistoryStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_db_path()
 
-    def _connect(self, create: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(self, create: bool, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -40,7 +40,7 @@ class HistoryStore:
                 f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
             )
         try:
-            return connect(str(self.path))
+            return connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
             raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
 
@@ -131,7 +131,7 @@ class HistoryStore:
         repeats, the boundaries it is cut at, and whether it serves `catalog` (default the bundled one)."""
         from llmaudit.pricing import register_catalog
 
-        with self._connect(create=False) as con:
+        with self._connect(create=False, read_only=True) as con:  # a store that may not be ours to write
             db = self._name(con)
             try:
                 calls, first, last = con.execute(
@@ -199,5 +199,5 @@ class HistoryStore:
                 con.execute(f"ALTER TABLE history_store.calls ADD COLUMN {quote_identifier(name)} {dtype}")
 
     def count(self) -> int:
-        with self._connect(create=False) as con:
+        with self._connect(create=False, read_only=True) as con:
             return con.execute("SELECT count(*) FROM calls").fetchone()[0]
