@@ -167,49 +167,28 @@ def _finish(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
     why_not = rollup.serves(meta, stored, prices, keys, *store_period) if store else None
-    whole = store_period == (None, None)
-    if store and why_not is None:
-        data = _from_rollup(con, store, intake, catalog, keys, store_period)
+    rolled_up = store is not None and why_not is None
+    if rolled_up:
+        groups = f"(SELECT * FROM {store}.{rollup.ROLLUP} WHERE {rollup.day_condition(*store_period)})"
+        rolled = rolled_up_usage_sql(con, groups, catalog, catalog_registered=True)
+        con.execute(f"CREATE VIEW rolled_up_usage AS {rolled}")
+        data = summarize.summarize(con, "rolled_up_usage", "rates", intake, catalog, keys, rolled_up=True)
     else:
         data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
-    if not (store and why_not is None and whole):
-        # calls of one second are told apart by `_seq`: read order, or the position in the history store
-        data["duplicates"] = exact_duplicates(con, "period_calls", catalog, "rates")
+    # the repeats' marks rank the whole history: a part of it is ranked again, call by call (calls of one
+    # second are told apart by `_seq`: read order, or the position in the history store)
+    from_marks = rolled_up and store_period == (None, None)
+    data["duplicates"] = exact_duplicates(
+        con,
+        "period_calls",
+        catalog,
+        "rates",
+        repeats=f"{store}.{rollup.MARKS}" if from_marks else None,
+        judged=rollup.judged_sql(store) if from_marks else None,
+    )
     if store:
-        data["store_rollup"] = {
-            "used": why_not is None,
-            "why_not": why_not,
-            # the repeats' marks rank the whole history: a part of it is ranked again, call by call
-            "repeats_from_marks": why_not is None and whole,
-        }
+        data["store_rollup"] = {"used": rolled_up, "why_not": why_not, "repeats_from_marks": from_marks}
     return Report(schema="llmaudit.analyze/v1", data=data, workspace=workspace, order=order)
-
-
-def _from_rollup(
-    con,
-    store: str,
-    intake: Intake,
-    catalog: Catalog,
-    keys: list[str],
-    period: tuple[dt.datetime | None, dt.datetime | None],
-) -> dict[str, Any]:
-    """The summary of the calls of `period` (whole days) from the store's rollup, one price per group of
-    calls instead of per call, and for the whole history the duplicates from its repeat marks: the same
-    figures."""
-    groups = f"(SELECT * FROM {store}.{rollup.ROLLUP} WHERE {rollup.day_condition(*period)})"
-    rolled = rolled_up_usage_sql(con, groups, catalog, catalog_registered=True)
-    con.execute(f"CREATE VIEW rolled_up_usage AS {rolled}")
-    data = summarize.summarize(con, "rolled_up_usage", "rates", intake, catalog, keys, rolled_up=True)
-    if period == (None, None):
-        data["duplicates"] = exact_duplicates(
-            con,
-            "period_calls",
-            catalog,
-            "rates",
-            repeats=f"{store}.{rollup.MARKS}",
-            judged=rollup.judged_sql(store),
-        )
-    return data
 
 
 def analyze(
