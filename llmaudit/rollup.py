@@ -78,12 +78,12 @@ class Bounds:
             tuple(sorted(set(self.minute) | set(other.minute))),
         )
 
-    def tier_bucket_sql(self) -> str:
-        """Which side of every threshold a call's tier basis is on, as one number (same number, same tier)."""
-        return " + ".join(f"({TIER_BASIS_SQL} > {b})::INT" for b in self.tier) or "0::INTEGER"
+    def tier_bucket_sql(self, basis: str) -> str:
+        """Which side of every threshold a tier basis is on, as one number (same number, same tier)."""
+        return " + ".join(f"({basis} > {b})::INT" for b in self.tier) or "0::INTEGER"
 
-    def minute_bucket_sql(self) -> str:
-        return " + ".join(f"({MINUTE_SQL} >= {b})::INT" for b in self.minute) or "0::INTEGER"
+    def minute_bucket_sql(self, minute: str) -> str:
+        return " + ".join(f"({minute} >= {b})::INT" for b in self.minute) or "0::INTEGER"
 
 
 def _midnight(moment: dt.datetime) -> bool:
@@ -109,13 +109,14 @@ def midnight_prices(prices: pl.DataFrame) -> bool:
 
 
 def _rollup_select(calls: str, bounds: Bounds) -> str:
-    """The rollup rows of relation `calls` (aliased `c`): per group, counts and sums named as the columns
-    they sum, the earliest and latest time, and the smallest tier basis and minute (any call's would do:
-    they fall between the same boundaries)."""
-    quantities = ", ".join(
-        f"sum({sql.replace('_text_in', TEXT_IN_SQL).replace('_text_out', TEXT_OUT_SQL)})::BIGINT AS _q_{u}"
-        for u, sql in BILLED_QUANTITIES.items()
+    """The rollup rows of relation `calls`: per group, counts and sums named as the columns they sum, the
+    earliest and latest time, and the smallest tier basis and minute of the day (any call's would do: they
+    fall between the same boundaries). The per-call facts are the pricing join's own (`pricing.*_SQL`)."""
+    facts = (
+        f"{TIER_BASIS_SQL} AS _basis, {MINUTE_SQL} AS _minute_of_day, ({HAS_USAGE_SQL}) AS _usage, "
+        f"{TEXT_IN_SQL} AS _text_in, {TEXT_OUT_SQL} AS _text_out"
     )
+    quantities = ", ".join(f"sum({sql})::BIGINT AS _q_{unit}" for unit, sql in BILLED_QUANTITIES.items())
     sums = ", ".join(
         f"sum({col})::BIGINT AS {col}"
         for col in (
@@ -125,26 +126,26 @@ def _rollup_select(calls: str, bounds: Bounds) -> str:
     )  # fmt: skip
     counts = ", ".join(f"{sql} AS {name}" for name, sql in PER_CALL_COUNTS.items())
     keys = {
-        **{k: f"c.{k}" for k in KEY_COLUMNS},
-        "_day": "epoch_us(c.ts) // 86400000000",
-        "_tier_bucket": bounds.tier_bucket_sql(),
-        "_minute_bucket": bounds.minute_bucket_sql(),
-        "_has_usage": f"({HAS_USAGE_SQL})",
-        "_has_prompt": "c.prompt_hash IS NOT NULL",
+        **{k: k for k in KEY_COLUMNS},
+        "_day": "epoch_us(ts) // 86400000000",
+        "_tier_bucket": bounds.tier_bucket_sql("_basis"),
+        "_minute_bucket": bounds.minute_bucket_sql("_minute_of_day"),
+        "_has_usage": "_usage",
+        "_has_prompt": "prompt_hash IS NOT NULL",
     }
     # a group's recorded cost is null only when none of its calls recorded one (a key, not a column: the
     # summary tells the two apart by `cost_reported IS NOT NULL`, as per call)
-    group_by = [*keys.values(), "c.cost_reported IS NOT NULL"]
+    group_by = [*keys.values(), "cost_reported IS NOT NULL"]
     return f"""
         SELECT {", ".join(f"{sql} AS {name}" for name, sql in keys.items())},
           {counts},
-          min(c.ts) AS ts,  -- the group's time for pricing: its day, as the summary's day key
+          min(ts) AS ts,  -- the group's time for pricing: its day, as the summary's day key
           {sums},
-          sum(c.cost_reported) AS cost_reported,
-          min({TIER_BASIS_SQL}) AS _tier_basis,
-          min({MINUTE_SQL}) AS _minute,
+          sum(cost_reported) AS cost_reported,
+          min(_basis) AS _tier_basis,
+          min(_minute_of_day) AS _minute,
           {quantities}
-        FROM {calls} c
+        FROM (SELECT *, {facts} FROM {calls} c)
         GROUP BY {", ".join(group_by)}"""
 
 
