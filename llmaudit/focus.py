@@ -23,6 +23,7 @@ from decimal import Decimal
 import polars as pl
 
 from llmaudit.catalog import Catalog
+from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
 from llmaudit.pricing import price
 from llmaudit.runs import whole_groups
@@ -413,7 +414,8 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
 FOCUS_RUN_ROWS = 50_000
 # the order `focus_runs` needs its calls in, in SQL over priced calls: by the leading keys
 LEADING_KEYS_SQL = (
-    "date_trunc('day', ts), coalesce(provider, price_provider), coalesce(model, price_model, model_raw)"
+    f"date_trunc('day', {UTC_WALL_CLOCK}), coalesce(provider, price_provider), "
+    "coalesce(model, price_model, model_raw)"
 )
 
 
