@@ -351,9 +351,9 @@ def compare_peers(
     source_key: dict[str, object],
     n: int,
     repeat: int,
-    peer_rates: dict[str, float],
-) -> str:
-    """Time llmaudit on the first n records and each peer's loop on the same records; the `bench:` figures.
+) -> tuple[str, dict[str, float]]:
+    """Time llmaudit on the first n records and each peer's loop on the same records: the `bench:` figures,
+    and each peer loop's calls per CPU-s.
 
     Ratios are throughputs, llmaudit / peer: >1 means llmaudit prices more calls per CPU-second. llmaudit's CPU
     includes start-up, parsing and the report; the peers' loops exclude all of that, which favours the peers.
@@ -372,12 +372,13 @@ def compare_peers(
         f"peer_n={n} sample_wall_s={tool.wall_s:.3f} sample_cpu_s={tool.cpu_s:.3f} "
         f"sample_calls_per_s={n / tool.wall_s:.0f} sample_calls_per_cpu_s={n / tool.cpu_s:.0f}"
     )
+    rates: dict[str, float] = {}
     for name in ("genai_prices", "litellm"):
         peer = run_peer(python, name, source, n, repeat)
         if peer is None:
             continue
         f = peer.figures
-        peer_rates[name] = n / f["cpu_s"]  # calls per CPU-s of its loop
+        rates[name] = n / f["cpu_s"]
         ratio_cpu, ratio_wall = f["cpu_s"] / tool.cpu_s, f["wall_s"] / tool.wall_s
         print(
             f"{name} {f['version']}: loop cpu {f['cpu_s']:.2f} s | wall {f['wall_s']:.2f} s | "
@@ -393,7 +394,7 @@ def compare_peers(
             f" {name}_process_cpu_s={peer.process.cpu_s:.3f}"
             f" ratio_vs_{name}_cpu={ratio_cpu:.3f} ratio_vs_{name}_wall={ratio_wall:.3f}"
         )
-    return out
+    return out, rates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,11 +481,11 @@ def main(argv: list[str] | None = None) -> int:
 
     peers = ""
     peer_rates: dict[str, float] = {}
+    key = _key(files, args.n, args.seed, args.format)
     if exe and args.peers:
-        key = _key(files, args.n, args.seed, args.format)
-        peers = " " + compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat, peer_rates)
+        figures, peer_rates = compare_peers(exe, args.peers, files[0][1], key, args.peer_n, args.repeat)
+        peers = " " + figures
     if exe and args.store:
-        key = _key(files, args.n, args.seed, args.format)
         peers += time_store(exe, files, key, args.n, args.repeat, peer_rates)
 
     if tool and base:
