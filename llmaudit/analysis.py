@@ -147,11 +147,13 @@ def _finish(
     con = workspace.con
     con.execute(f"CREATE VIEW period_calls AS SELECT * FROM calls WHERE {period_condition(since, until)}")
     intake.outside_period = workspace.rows - workspace.count("period_calls")
-    meta = rollup.read_meta(con, store) if store else None
-    stored = con.execute(f"SELECT count(*) FROM {store}.calls").fetchall()[0][0] if store else 0
-    current = meta is not None and meta.covers(stored)
-    # the models to price, from the rollup's few rows when it covers every call
-    prices = register_catalog(con, f"{store}.{rollup.ROLLUP}" if current else "period_calls", catalog)
+    # the catalog registered for the calls' models (from the store's rollup when it covers them all), and
+    # why the rollup cannot answer this report, if it cannot
+    why_not = None
+    if store:
+        why_not = rollup.prepare(con, store, "period_calls", [catalog], keys, *store_period)
+    else:
+        register_catalog(con, "period_calls", catalog)
     con.execute(f"CREATE VIEW priced AS {priced_sql(con, 'period_calls', catalog, catalog_registered=True)}")
     con.execute(f"CREATE VIEW usage AS {usage_sql(con, 'period_calls', catalog, catalog_registered=True)}")
     con.execute(f"CREATE VIEW rates AS {rates_sql()}")
@@ -166,7 +168,6 @@ def _finish(
     intake.skipped_reasons = dict(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )
-    why_not = rollup.serves(meta, stored, prices, keys, *store_period) if store else None
     rolled_up = store is not None and why_not is None
     if rolled_up:
         groups = f"(SELECT * FROM {store}.{rollup.ROLLUP} WHERE {rollup.day_condition(*store_period)})"

@@ -129,7 +129,7 @@ def diff_relation(
     """`diff` over relation `calls` in `con` (a workspace over logs or the history store): both catalogs
     price it in SQL, so the history never has to fit in memory. `store`: the attached history store that
     `calls` is the whole of, whose rollup prices groups of calls instead when it serves both catalogs."""
-    why_not = rollup.serves_catalogs(con, store, calls, [old, new]) if store else None
+    why_not = rollup.prepare(con, store, calls, [old, new]) if store else None
     rolled_up = store is not None and why_not is None
     source = f"{store}.{rollup.ROLLUP}" if rolled_up else calls
     con.execute(

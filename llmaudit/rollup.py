@@ -240,20 +240,26 @@ def serves(
     return None
 
 
-def serves_catalogs(
-    con: duckdb.DuckDBPyConnection, db: str, calls: str, catalogs: list[Catalog]
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    db: str,
+    calls: str,
+    catalogs: list[Catalog],
+    by: list[str] | tuple[str, ...] = (),
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> str | None:
-    """`serves` for relation `calls` (the whole of attached store `db`) priced by each of `catalogs`:
-    why the rollup cannot answer for one of them, or None. Registers each catalog in turn."""
+    """Register each of `catalogs` in turn for pricing relation `calls` of attached store `db` (from the
+    rollup's few rows when it covers every stored call: the same models) and say why the rollup cannot
+    answer for one of them (`serves`), or None when it can answer for all. The last catalog stays
+    registered."""
     meta = read_meta(con, db)
-    count = con.execute(f"SELECT count(*) FROM {calls}").fetchall()[0][0]
-    current = meta is not None and meta.covers(count)
-    for catalog in catalogs:
-        prices = register_catalog(con, f"{db}.{ROLLUP}" if current else calls, catalog)
-        why_not = serves(meta, count, prices, [])
-        if why_not is not None:
-            return why_not
-    return None
+    stored = con.execute(f"SELECT count(*) FROM {db}.calls").fetchall()[0][0]
+    source = f"{db}.{ROLLUP}" if meta is not None and meta.covers(stored) else calls
+    refusals = [
+        serves(meta, stored, register_catalog(con, source, c), list(by), since, until) for c in catalogs
+    ]
+    return next((why for why in refusals if why is not None), None)
 
 
 def judged_sql(db: str) -> str:

@@ -129,8 +129,6 @@ class HistoryStore:
     def info(self, catalog: Catalog | None = None) -> dict:
         """What the store holds (calls, period, size) and its rollup: the calls it covers, its groups and
         repeats, the boundaries it is cut at, and whether it serves `catalog` (default the bundled one)."""
-        from llmaudit.pricing import register_catalog
-
         with self._connect(create=False, read_only=True) as con:  # a store that may not be ours to write
             db = self._name(con)
             try:
@@ -159,10 +157,8 @@ class HistoryStore:
                     "tier_bounds": list(meta.bounds.tier),
                     "minute_bounds": list(meta.bounds.minute),
                 }
-            current = meta is not None and meta.covers(calls)
             catalog = catalog or load_catalog()
-            prices = register_catalog(con, rollup.ROLLUP if current else "calls", catalog)
-            why_not = rollup.serves(meta, calls, prices, [])
+            why_not = rollup.prepare(con, db, f"{db}.calls", [catalog])
             data["serves"] = {"catalog": catalog.catalog_id, "used": why_not is None, "why_not": why_not}
         return data
 
