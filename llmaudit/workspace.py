@@ -1,7 +1,7 @@
 """A scratch folder and DuckDB database that hold one analysis' calls, so logs larger than memory can be
 priced and summarized by SQL that spills to disk instead of by frames that must fit in RAM.
 
-Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (LZ4; writing them
+Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (zstd level 1, Parquet v2; writing them
 is about 6x faster than inserting into a DuckDB table, and DuckDB scans them in parallel); `calls` is a
 view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every later stage
 reads `calls` (or a view over it) without copying it out.
@@ -26,6 +26,10 @@ from llmaudit.schema import CALL_SCHEMA, conform
 # not spooled (see `add_chunk`): null in `calls`
 TEXT_COLUMNS = ("request_text", "response_text")
 _TEXTS = ", ".join(TEXT_COLUMNS)
+# how the spool is written: zstd at level 1 with Parquet v2 encodings writes 20% faster than LZ4 with v1
+# and half the bytes (200k calls: 0.24 vs 0.30 CPU-s, 9 vs 20 MB), and scans as fast; the spool is read
+# only by DuckDB, so v2's newer encodings cost no compatibility (exports stay v1)
+SPOOL_FORMAT = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2"
 # DuckDB's share of the process: the rest is the reader chunk in flight and Python itself
 DEFAULT_MEMORY_LIMIT = "512MB"
 
@@ -95,7 +99,7 @@ class Workspace:
         try:
             return con.execute(  # COPY answers with the number of rows it wrote
                 f"COPY (SELECT * EXCLUDE ({_TEXTS}) FROM ({select_sql})) "
-                f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION lz4)"
+                f"TO {quote_literal(str(target))} ({SPOOL_FORMAT})"
             ).fetchone()[0]
         except duckdb.IOException as exc:
             target.unlink(missing_ok=True)
@@ -111,7 +115,7 @@ class Workspace:
         return self.con.execute(  # COPY answers with the number of rows it wrote
             f"COPY (SELECT * EXCLUDE ({_TEXTS}), 'call' AS _kind, NULL::VARCHAR AS _reason, "
             f"({self._files - 1}::BIGINT << 44) + row_number() OVER () AS _seq FROM ({select_sql})) "
-            f"TO {target} (FORMAT parquet, COMPRESSION lz4)"
+            f"TO {target} ({SPOOL_FORMAT})"
         ).fetchone()[0]
 
     def seal(self) -> None:
@@ -177,7 +181,7 @@ class Workspace:
                       PARTITION BY record_id
                       ORDER BY coalesce(input_total_tokens, 0) + coalesce(output_tokens, 0) DESC,
                                source_line DESC, _seq) = 1)
-            TO {target} (FORMAT parquet, COMPRESSION lz4)""").fetchone()[0]  # COPY answers with its rows
+            TO {target} ({SPOOL_FORMAT})""").fetchone()[0]  # COPY answers with its rows
         self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM read_parquet({target})")
         removed = self.rows - distinct
         self.rows = distinct
