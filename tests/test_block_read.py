@@ -4,6 +4,7 @@ the numbered-lines path gives it (same ids, lines, values, rejects), whatever th
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 
@@ -185,3 +186,49 @@ def test_plain_file_blocks_end_at_line_breaks_and_rejoin(tmp_path, monkeypatch, 
         assert all(block.endswith(b"\n") for block in blocks[:-1]) and blocks[-1] == b'{"torn": 1}'
     # blocks smaller than the plain file were cut before reading (a file within one block is just read)
     assert bool(cut_first) == (block_bytes < len(data))
+
+
+@pytest.mark.parametrize("block_bytes", [7, 64, 400, 1 << 20])
+def test_block_views_reuse_one_buffer_and_rejoin(tmp_path, monkeypatch, block_bytes):
+    """`views` of a plain file are cuts of one reused buffer (valid until the next is read): copied as
+    they come, they rejoin to the file, every one but the last ending at a line break."""
+    monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    lines = [b"y" * (n * 41 % 150) for n in range(200)]
+    data = b"\n".join(lines) + b"\n" + b'{"torn": 1}'
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    for path in (plain, packed):
+        views = files.open_source(path).views()
+        copies = [bytes(view) for view in views]
+        assert b"".join(copies) == data
+        assert all(copy.endswith(b"\n") for copy in copies[:-1]) and copies[-1].endswith(b'{"torn": 1}')
+    if block_bytes == 400:  # lines fit in a block, the file does not: its cuts share one buffer
+        first, second = itertools.islice(files.open_source(plain).views(), 2)
+        assert first.obj is second.obj
+
+
+@pytest.mark.parametrize("block_bytes", [40, 1 << 20])
+def test_spooled_blocks_number_and_judge_as_blocks_in_memory_do(tmp_path, monkeypatch, block_bytes):
+    """Blocks copied to scratch files get the lines, last/torn and cleanliness the in-memory blocks get,
+    and their files hold the block's bytes (BOM, CRLF, a lone CR, a blank line, a torn last line)."""
+    monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    data = b'\xef\xbb\xbf{"a":1}\r\n{"a":2}\n' + b'{"b":3}\n' * 9 + b'{"a":3}\r{"a":4}\n\n{"c":5}\n{"torn"'
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(data)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    source = files.open_source(path)
+    spooled = list(files.spool_blocks(source.views(), scratch))
+    in_memory = list(iter_blocks(source.blocks()))
+    assert len(spooled) == len(in_memory) > 1
+    for a, b in zip(spooled, in_memory, strict=True):
+        assert (a.first_line, a.lines, a.last, a.torn_line, a.clean) == (
+            b.first_line,
+            b.lines,
+            b.last,
+            b.torn_line,
+            b.is_clean(),
+        )
+        assert a.path.read_bytes() == b.data and a.line_batch().lines.equals(b.line_batch().lines)
+    assert {b.clean for b in spooled} == {True, False} and spooled[-1].torn_line == in_memory[-1].torn_line

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +27,9 @@ from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
     COMPRESSED,
-    Block,
     LineBatch,
     LogSource,
+    SpooledBlock,
     discover,
     iter_blocks,
     iter_lines,
@@ -38,6 +38,7 @@ from llmaudit.ingest.files import (
     numbered,
     open_source,
     read_ahead,
+    spool_blocks,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
 from llmaudit.ingest.normalize import collapse, normalized_sql, with_models
@@ -91,8 +92,8 @@ BLOCK_READ_MIN_BYTES = 4 << 20
 
 
 def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
-    """(reader, [line batch]) for a whole JSON document, (reader, numbered blocks) for a JSONL file, or
-    (None, rows) when its format is unknown (rows: its non-blank lines or records).
+    """(reader, [line batch]) for a whole JSON document, (reader, None) for a JSONL file (read later, in
+    blocks), or (None, rows) when its format is unknown (rows: its non-blank lines or records).
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
@@ -102,13 +103,10 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
     if document is not None:
         reader = forced or sniff(_sample_texts(document), readers)
         return (reader, [document]) if reader else (None, _non_blank(document))
-    blocks = iter_blocks(source.blocks())
-    first = next(blocks, None)
-    reader = forced or sniff(_block_sample(first), readers)
-    rest = itertools.chain([first], blocks) if first is not None else iter(())
+    reader = forced or sniff(_texts_sample(source.sample(4 * SNIFF_SAMPLE)), readers)
     if reader is None:
-        return None, sum(_non_blank(block.line_batch()) for block in rest)
-    return reader, rest
+        return None, sum(_non_blank(block.line_batch()) for block in iter_blocks(source.blocks()))
+    return reader, None
 
 
 def _sample_texts(batch: LineBatch) -> list[str]:
@@ -116,11 +114,9 @@ def _sample_texts(batch: LineBatch) -> list[str]:
     return [t for t in texts if t.strip()][:SNIFF_SAMPLE]
 
 
-def _block_sample(block: Block | None) -> list[str]:
-    """The first non-blank lines of a file's first block, decoded (for sniffing)."""
-    if block is None:
-        return []
-    lines = block.data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 4 * SNIFF_SAMPLE)[: 4 * SNIFF_SAMPLE]
+def _texts_sample(data: bytes) -> list[str]:
+    """The first non-blank lines of a file's first bytes, decoded (for sniffing)."""
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 4 * SNIFF_SAMPLE)[: 4 * SNIFF_SAMPLE]
     texts = [line.decode("utf-8", errors="replace").strip() for line in lines]
     return [t for t in texts if t][:SNIFF_SAMPLE]
 
@@ -285,18 +281,18 @@ class _Chunker:
             lambda names: reader_sql(reader, names["lines"], names["files"]),
         )
 
-    def _block_job(self, reader: JsonReader, file_no: int, block: Block, path: Path) -> int:
+    def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
         """Parse a clean block straight from its scratch file; on a line DuckDB's reader refuses, read the
         block as numbered lines (the same rows, with each bad line's reason)."""
         try:
-            parsed = parsed_file_sql(reader, str(path), file_no, self.files[file_no], block.first_line)
+            parsed = parsed_file_sql(reader, str(block.path), file_no, self.files[file_no], block.first_line)
             cursor = self._cursor()
             try:
                 rows = self.sink(cursor, normalized_sql(cursor, f"({reader_sql(reader, parsed)})"))
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 return self._lines_job(reader, _with_file(block.line_batch(), file_no))
         finally:
-            path.unlink(missing_ok=True)
+            block.path.unlink(missing_ok=True)
         if rows != block.lines:  # a clean block gives one row per line; anything else is a bug, not data
             raise RuntimeError(
                 f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {block.lines} lines"
@@ -310,7 +306,8 @@ class _Chunker:
             self.rows += self.jobs.popleft().result()
         self.jobs.append(self.pool.submit(job, *args))
 
-    def _scratch_file(self, data: bytes) -> Path:
+    def scratch_directory(self) -> Path:
+        """Where blocks are copied for DuckDB's reader (removed on close)."""
         if self.scratch is None:
             try:
                 self.scratch = Path(tempfile.mkdtemp(prefix="llmaudit-blocks-"))
@@ -319,19 +316,22 @@ class _Chunker:
                     f"cannot create a temporary folder in {tempfile.gettempdir()} ({exc}); "
                     "point TMPDIR at a writable folder"
                 ) from None
-        path = self.scratch / f"{next(self.names)}.jsonl"
-        path.write_bytes(data)
-        return path
+        return self.scratch
 
-    def blocks(self, reader: JsonReader, file_no: int, blocks: Iterator[Block]) -> None:
-        """A big JSONL file, block by block (read and counted on a thread while the pool parses)."""
-        for block in read_ahead(blocks):
+    def blocks(self, reader: JsonReader, file_no: int, source: LogSource) -> None:
+        """A big JSONL file, block by block: each is read, counted, judged and copied to a scratch file on
+        a thread while the pool parses the ones before."""
+        for block in read_ahead(spool_blocks(source.views(), self.scratch_directory())):
             if block.torn_line is not None:
                 self.torn[file_no] = block.torn_line
-            if block.is_clean():
-                self._submit(self._block_job, reader, file_no, block, self._scratch_file(block.data))
-            else:
-                self._submit(self._lines_job, reader, _with_file(block.line_batch(), file_no))
+            if block.clean:
+                self._submit(self._block_job, reader, file_no, block)
+                continue
+            try:
+                batch = block.line_batch()
+            finally:
+                block.path.unlink(missing_ok=True)
+            self._submit(self._lines_job, reader, _with_file(batch, file_no))
 
     def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
         if batch.torn_line is not None:
@@ -421,11 +421,11 @@ def stream_logs(
                 chunker.generic_csv(file_no, payload)
                 continue
             counts.files[str(path)] = found.name
-            if not isinstance(payload, list):  # a JSONL file's numbered blocks
+            if payload is None:  # a JSONL file
                 if _block_read(path, found):
-                    chunker.blocks(found, file_no, payload)
+                    chunker.blocks(found, file_no, source)
                     continue
-                payload = read_ahead(iter_lines(payload, CHUNK_LINES))
+                payload = read_ahead(iter_lines(iter_blocks(source.blocks()), CHUNK_LINES))
             for batch in payload:
                 chunker.lines(found, file_no, batch)
         completed = True

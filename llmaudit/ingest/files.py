@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
 import queue
 import re
 import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +64,8 @@ def discover(paths: list[str | Path]) -> list[Path]:
 
 # bytes read (and decompressed) at a time: bounds memory on files of any size
 BLOCK_BYTES = 32 << 20
+# at most this much is read to sniff a file's format
+SAMPLE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,31 @@ class LogSource:
                 yield from _cut_first(handle)
             yield from _streamed_blocks(handle)
 
+    def views(self) -> Iterator[memoryview]:
+        """The blocks of `blocks`, each only valid until the next is asked for: a plain file is read into
+        one reused buffer, so no block costs a fresh allocation and its page faults (for blocks that are
+        copied on at once, as `spool_blocks` does)."""
+        if self.compression is not None:
+            yield from map(memoryview, self.blocks())
+            return
+        with _readable(self.path), self.open() as handle:
+            yield from _reused_views(handle)
+            yield from map(memoryview, _streamed_blocks(handle))
+
     def read_all(self) -> bytes:
         return b"".join(self.blocks())
+
+    def sample(self, lines: int) -> bytes:
+        """The file's first `lines` lines or more (to sniff its format), at most SAMPLE_BYTES, cut at a
+        line break unless the file ends first."""
+        with _readable(self.path), self.open() as handle:
+            data = b""
+            while data.count(b"\n") < lines and len(data) < SAMPLE_BYTES:
+                chunk = handle.read(min(1 << 20, SAMPLE_BYTES - len(data)))
+                if not chunk:
+                    return data
+                data += chunk
+        return data[: data.rfind(b"\n") + 1] or data
 
 
 # how far back from a block's end a plain file is searched for the line break to cut at
@@ -123,6 +150,24 @@ def _cut_first(handle: BinaryIO) -> Iterator[bytes]:
             break
         yield data
         start += len(data)
+    handle.seek(start)
+
+
+def _reused_views(handle: BinaryIO) -> Iterator[memoryview]:
+    """Whole blocks of an uncompressed file read into one buffer, each a view of it cut at its last line
+    break. Stops before the last (short) block, or at a line longer than a block, leaving `handle` where
+    the rest starts."""
+    start = handle.tell()
+    buffer = bytearray(BLOCK_BYTES)
+    view = memoryview(buffer)
+    while True:
+        handle.seek(start)
+        read = handle.readinto(buffer)
+        cut = buffer.rfind(b"\n", 0, read) + 1
+        if read < BLOCK_BYTES or not cut:
+            break
+        yield view[:cut]
+        start += cut
     handle.seek(start)
 
 
@@ -227,6 +272,28 @@ def numbered(texts: pa.Array, first_line: int = 1) -> pa.Table:
     return pa.table({"line": line, "text": texts})
 
 
+def _ends_unbroken(data: bytes | memoryview) -> bool:
+    """Does the block's last line lack a line break (a file's torn last line)?"""
+    return len(data) > 0 and data[-1] != 0x0A
+
+
+def _count_lines(data: bytes | memoryview) -> int:
+    """Physical lines as the numbered-lines path numbers them (Arrow also breaks at a lone \\r), counted by
+    RE2 without a copy."""
+    if _search(data, "\r") and _search(data, _LONE_CR):
+        return len(_block_lines(bytes(data)))
+    return _count(data, "\n") + _ends_unbroken(data)
+
+
+def _is_clean(data: bytes | memoryview, first_line: int) -> bool:
+    """Every line is non-blank and ends at \\n (or the block's end): then a JSON reader that skips blank
+    lines (DuckDB's read_json) yields exactly one record per line, and the line count is what the
+    numbered-lines path would number. Searched by RE2 (pyarrow), which releases the GIL."""
+    if first_line == 1 and data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    return not any(_search(data, pattern) for pattern in _UNCLEAN)
+
+
 @dataclass(frozen=True)
 class Block:
     """A block of a file's bytes cut at a line break (the file's last block may end without one), with
@@ -240,56 +307,96 @@ class Block:
     @property
     def torn_line(self) -> int | None:
         """The file's last line when the file does not end with a line break."""
-        if self.last and self.data and not self.data.endswith(b"\n"):
-            return self.first_line + self.lines - 1
-        return None
+        return self.first_line + self.lines - 1 if self.last and _ends_unbroken(self.data) else None
 
     def is_clean(self) -> bool:
-        """Every line is non-blank and ends at \\n (or the block's end): then a JSON reader that skips blank
-        lines (DuckDB's read_json) yields exactly one record per line, and `lines` counts what the
-        numbered-lines path would number. Searched by RE2 (pyarrow), which releases the GIL."""
-        data = self.data.removeprefix(b"\xef\xbb\xbf") if self.first_line == 1 else self.data
-        if _BLANK_FIRST.match(data):
-            return False
-        tail = data[data.rfind(b"\n") + 1 :]
-        if tail and not tail.strip(_JSON_BLANK):
-            return False
-        return not any(_search(data, pattern) for pattern in _UNCLEAN)
+        return _is_clean(self.data, self.first_line)
 
     def line_batch(self) -> LineBatch:
         """The block's physical lines, numbered (the numbered-lines path)."""
         return LineBatch(numbered(_block_lines(self.data), self.first_line), self.torn_line)
 
 
+@dataclass(frozen=True)
+class SpooledBlock:
+    """A block copied to a scratch file for DuckDB's JSON reader, numbered and judged (`clean`, see
+    `_is_clean`) while its bytes were in hand; they are not kept in memory."""
+
+    path: Path
+    first_line: int
+    lines: int
+    last: bool
+    clean: bool
+    unbroken: bool  # its last line has no line break
+
+    @property
+    def torn_line(self) -> int | None:
+        return self.first_line + self.lines - 1 if self.last and self.unbroken else None
+
+    def line_batch(self) -> LineBatch:
+        """The block's physical lines, numbered, read back from its scratch file."""
+        return LineBatch(numbered(_block_lines(self.path.read_bytes()), self.first_line), self.torn_line)
+
+
 # what read_json skips as a blank line (JSON whitespace, plus \f and \v)
-_JSON_BLANK = b" \t\r\f\v"
-_BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*(?:\n|\Z)")
+_JSON_BLANK = "[ \\t\\r\\f\\v]"
 # a lone \r: a line break for the numbered-lines path (Arrow), not for read_json
 _LONE_CR = r"\r(?:[^\n]|$)"
-_UNCLEAN = (r"\n[ \t\r\f\v]*\n", _LONE_CR)  # a blank line inside the block, or a lone \r
+# a blank first line, a blank line inside the block, a lone \r, a last line of only blanks (RE2: `$` is
+# the end of the block); separate patterns, as literal-led ones scan far faster than one alternation
+_UNCLEAN = (
+    f"^{_JSON_BLANK}*(?:\\n|$)",
+    f"\\n{_JSON_BLANK}*\\n",
+    _LONE_CR,
+    f"\\n{_JSON_BLANK}+$",
+)
 
 
-def _search(data: bytes, pattern: str) -> bool:
-    """Does RE2 find `pattern` in `data` (one zero-copy binary value; two separate literal-led patterns
-    scan far faster than one alternation)."""
+def _binary(data: bytes | memoryview) -> pa.Array:
+    """`data` as one zero-copy binary value, for Arrow's string kernels."""
     offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
-    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
-    return bool(pc.match_substring_regex(whole, pattern)[0].as_py())
+    return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+
+
+def _search(data: bytes | memoryview, pattern: str) -> bool:
+    """Does RE2 find `pattern` in `data`?"""
+    return bool(pc.match_substring_regex(_binary(data), pattern)[0].as_py())
+
+
+def _count(data: bytes | memoryview, pattern: str) -> int:
+    """How often RE2 finds `pattern` in `data` (twice as fast as bytes.count for a newline)."""
+    return pc.count_substring_regex(_binary(data), pattern)[0].as_py()
 
 
 def iter_blocks(blocks: Iterator[bytes]) -> Iterator[Block]:
-    """`blocks` (cut at line breaks) numbered: each with its first line and line count. A block with a
-    lone \\r is split by Arrow to count its lines as the numbered-lines path numbers them."""
+    """`blocks` (cut at line breaks) numbered: each with its first line and line count."""
     block = next(blocks, None)
     first = 1
     while block is not None:
         following = next(blocks, None)  # one block of lookahead tells which block is the file's last
-        lines = block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
-        if b"\r" in block and _search(block, _LONE_CR):
-            lines = len(_block_lines(block))
+        lines = _count_lines(block)
         yield Block(block, first, lines, following is None)
         first += lines
         block = following
+
+
+def spool_blocks(views: Iterator[memoryview], directory: Path) -> Iterator[SpooledBlock]:
+    """`views` (cut at line breaks, each valid until the next: `LogSource.views`) numbered, judged and
+    copied to scratch files in `directory` one by one, so a block's bytes are in memory only while it is
+    copied (the caller deletes the files)."""
+    pending: SpooledBlock | None = None
+    first = 1
+    for number, view in enumerate(views):
+        path = directory / f"{uuid.uuid4().hex}-{number}.jsonl"
+        with path.open("wb") as out:
+            out.write(view)
+        lines = _count_lines(view)
+        if pending is not None:  # a block is known not to be the file's last once the next one is read
+            yield pending
+        pending = SpooledBlock(path, first, lines, False, _is_clean(view, first), _ends_unbroken(view))
+        first += lines
+    if pending is not None:
+        yield dataclasses.replace(pending, last=True)
 
 
 def iter_lines(blocks: Iterator[Block], batch: int) -> Iterator[LineBatch]:
