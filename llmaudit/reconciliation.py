@@ -40,7 +40,7 @@ import polars as pl
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.pricing import price
+from llmaudit.pricing import price_columns
 
 SCHEMA = "llmaudit.reconcile/v1"
 TOP = 20
@@ -290,7 +290,7 @@ def _classify_rules(priced: pl.DataFrame, catalog: Catalog, tolerance: Tolerance
         rows = todo.filter(rule.applies.fill_null(False))
         if rows.is_empty():
             continue
-        changed = price(rows.with_columns(**rule.change), catalog)
+        changed = price_columns(rows.with_columns(**rule.change), catalog, ["cost_usd"])
         test = rows.select(
             "_i",
             pl.lit(rule.cause).alias("recon_cause"),

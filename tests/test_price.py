@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import polars as pl
+import pytest
 from conftest import UTC, calls_frame
 
-from llmaudit.pricing import price
+from llmaudit.pricing import price, price_columns
 
 D = Decimal
 
@@ -332,3 +334,23 @@ def test_cache_storage_is_billed_per_token_hour_when_logged(tmp_path):
         is_batch=True,
     )
     assert row["cost_other"] == D("9")  # 2M token-hours x $4.50 per 1M; batch does not discount storage
+
+
+def test_price_columns_gives_the_same_values_in_input_order(catalog):
+    """The counterfactual path (reconcile, FOCUS) asks for a few columns: the very values `price` gives,
+    row for row, priced and unpriced calls mixed."""
+    n = 30_000
+    i = pl.int_range(n, eager=True)
+    frame = calls_frame(
+        model_raw=pl.select(pl.format("gpt-4o-mini-{}", i % 3)).to_series().str.replace("-0$", "").to_list(),
+        input_uncached_tokens=(i % 97).to_list(),
+        input_total_tokens=(i % 97).to_list(),
+        output_tokens=(i * 7 % 113).to_list(),
+    )
+    full = price(frame, catalog)
+    some = price_columns(frame, catalog, ["cost_usd", "unpriced_reason", "input_uncached_tokens"])
+    assert some.columns == ["cost_usd", "unpriced_reason", "input_uncached_tokens"]
+    assert some.equals(full.select(some.columns))
+    assert some["cost_usd"].null_count() == 2 * n // 3 and some["cost_usd"].n_unique() > 50
+    with pytest.raises(ValueError, match="not_a_column"):
+        price_columns(frame, catalog, ["cost_usd", "not_a_column"])
