@@ -165,6 +165,21 @@ def test_block_ids_do_not_depend_on_block_size(tmp_path, monkeypatch):
     assert sorted(small.calls["source_line"].to_list()) == list(range(1, 200))
 
 
+def _lines_with_a_torn_end(tmp_path: Path) -> tuple[bytes, Path, Path]:
+    """Lines of 0-129 bytes and a last line without a break, as a plain and a gzip file."""
+    data = b"\n".join(b"x" * (n * 37 % 130) for n in range(200)) + b"\n" + b'{"torn": 1}'
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    return data, plain, packed
+
+
+def _assert_rejoin(pieces: list[bytes], data: bytes) -> None:
+    """The pieces are the file, each ending at a line break but the torn last line, which is its own."""
+    assert b"".join(pieces) == data
+    assert all(piece.endswith(b"\n") for piece in pieces[:-1]) and pieces[-1] == b'{"torn": 1}'
+
+
 @pytest.mark.parametrize("block_bytes", [7, 50, 64, 1 << 20])
 def test_plain_file_blocks_end_at_line_breaks_and_rejoin(tmp_path, monkeypatch, block_bytes):
     """A plain file's blocks are cut before they are read (a short read of each block's tail finds the
@@ -175,15 +190,9 @@ def test_plain_file_blocks_end_at_line_breaks_and_rejoin(tmp_path, monkeypatch, 
     monkeypatch.setattr(
         files, "_cut_first", lambda handle: (cut_first.append(b) or b for b in plain_blocks(handle))
     )
-    lines = [b"x" * (n * 37 % 130) for n in range(200)]
-    data = b"\n".join(lines) + b"\n" + b'{"torn": 1}'
-    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
-    plain.write_bytes(data)
-    packed.write_bytes(gzip.compress(data))
+    data, plain, packed = _lines_with_a_torn_end(tmp_path)
     for path in (plain, packed):
-        blocks = list(files.open_source(path).blocks())
-        assert b"".join(blocks) == data
-        assert all(block.endswith(b"\n") for block in blocks[:-1]) and blocks[-1] == b'{"torn": 1}'
+        _assert_rejoin(list(files.open_source(path).blocks()), data)
     # blocks smaller than the plain file were cut before reading (a file within one block is just read)
     assert bool(cut_first) == (block_bytes < len(data))
 
@@ -193,16 +202,9 @@ def test_block_views_reuse_one_buffer_and_rejoin(tmp_path, monkeypatch, block_by
     """`views` of a plain file are cuts of one reused buffer (valid until the next is read): copied as
     they come, they rejoin to the file, every one but the last ending at a line break."""
     monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
-    lines = [b"y" * (n * 41 % 150) for n in range(200)]
-    data = b"\n".join(lines) + b"\n" + b'{"torn": 1}'
-    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
-    plain.write_bytes(data)
-    packed.write_bytes(gzip.compress(data))
+    data, plain, packed = _lines_with_a_torn_end(tmp_path)
     for path in (plain, packed):
-        views = files.open_source(path).views()
-        copies = [bytes(view) for view in views]
-        assert b"".join(copies) == data
-        assert all(copy.endswith(b"\n") for copy in copies[:-1]) and copies[-1].endswith(b'{"torn": 1}')
+        _assert_rejoin([bytes(view) for view in files.open_source(path).views()], data)
     if block_bytes == 400:  # lines fit in a block, the file does not: its cuts share one buffer
         first, second = itertools.islice(files.open_source(plain).views(), 2)
         assert first.obj is second.obj
