@@ -38,8 +38,12 @@ TOKEN_RATE_UNITS = (
     "output_audio",
     "input_image",
 )
+# only a regional call's rates are scaled: the product and its rescaling to 15 decimals are 128-bit
+# arithmetic (a division per rate), ~1.7 CPU-s per million calls when every call paid for them with x 1
 _SCALED_RATES = ",\n      ".join(
-    f"(j.rate_{u} * coalesce(r.region_multiplier, 1))::DECIMAL(38,15) AS rate_{u}" for u in TOKEN_RATE_UNITS
+    f"CASE WHEN r.region_multiplier IS NULL THEN j.rate_{u} "
+    f"ELSE (j.rate_{u} * r.region_multiplier)::DECIMAL(38,15) END AS rate_{u}"
+    for u in TOKEN_RATE_UNITS
 )
 
 
