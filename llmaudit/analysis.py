@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # the readers load only when logs are read (a store re-analys
     from llmaudit.ingest import Mapping
 
 _PRICED_SCHEMA = {**CALL_SCHEMA, **PRICE_SCHEMA}
-BATCH_ROWS = 100_000  # calls per batch when a report's calls are streamed out (`Report.iter_calls`)
+# calls per batch when a report's calls are streamed out (`Report.iter_calls`): peak RSS of the 1M-call
+# `--out calls.csv` 1.22 GiB with 100k, 1.10 GiB with 50k, 938 MiB with 25k, in the same time (~9 s)
+BATCH_ROWS = 25_000
 
 
 class Report:
