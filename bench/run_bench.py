@@ -344,6 +344,60 @@ def time_store(
     return out
 
 
+# llmaudit's library on records parsed beforehand, as the peers' loops get theirs: `price()` (every price
+# column: tier, mode, provenance, notes) and `price_columns(..., ["cost_usd"])` (the cost alone, as the peers
+# compute it), best CPU of `repeat` runs each, in a child so its imports and parsing are not timed
+_LIBRARY_TIMING = """
+import json, sys, time
+from llmaudit import load_catalog, price
+from llmaudit.ingest import read_logs
+from llmaudit.pricing import price_columns
+path, repeat = sys.argv[1], int(sys.argv[2])
+catalog = load_catalog()
+calls = read_logs(path).calls
+def best(run):
+    run()  # warm: the catalog's tables, DuckDB's first query
+    cpu = []
+    for _ in range(repeat):
+        start = time.process_time()
+        run()
+        cpu.append(time.process_time() - start)
+    return min(cpu)
+full = best(lambda: price(calls, catalog))
+cost = best(lambda: price_columns(calls, catalog, ["cost_usd"]))
+total = price_columns(calls, catalog, ["cost_usd"])["cost_usd"].sum()
+print(json.dumps({"calls": calls.height, "price_cpu_s": full, "cost_cpu_s": cost, "cost_usd": float(total)}))
+"""
+
+
+def time_library(sample: Path, repeat: int, peer_rates: dict[str, float]) -> str:
+    """Time llmaudit's pricing functions on the sample's parsed calls (parsing untimed, as for the peers);
+    the `bench:` figures, with the ratios to each peer loop's calls per CPU-s."""
+    run = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_TIMING, str(sample), str(max(repeat, 3))],
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        print(f"llmaudit library timing failed:\n{run.stderr}")
+        sys.exit(1)
+    got = json.loads(run.stdout)
+    n = got["calls"]
+    print(
+        f"llmaudit library, records parsed beforehand: price() {got['price_cpu_s']:.3f} CPU-s "
+        f"({n / got['price_cpu_s']:,.0f} calls per CPU-s), cost alone {got['cost_cpu_s']:.3f} CPU-s "
+        f"({n / got['cost_cpu_s']:,.0f} calls per CPU-s), ${got['cost_usd']:,.2f}"
+    )
+    out = f" library_price_cpu_s={got['price_cpu_s']:.3f} library_cost_cpu_s={got['cost_cpu_s']:.3f}"
+    for name, rate in peer_rates.items():
+        full, cost = n / got["price_cpu_s"] / rate, n / got["cost_cpu_s"] / rate
+        print(
+            f"ratio llmaudit library/{name} (calls per CPU-s, neither parses): price() {full:.1f}x, cost alone {cost:.1f}x"
+        )
+        out += f" ratio_price_vs_{name}_cpu={full:.3f} ratio_cost_vs_{name}_cpu={cost:.3f}"
+    return out
+
+
 def compare_peers(
     exe: str,
     python: str,
@@ -394,6 +448,8 @@ def compare_peers(
             f" {name}_process_cpu_s={peer.process.cpu_s:.3f}"
             f" ratio_vs_{name}_cpu={ratio_cpu:.3f} ratio_vs_{name}_wall={ratio_wall:.3f}"
         )
+    if rates:
+        out += time_library(sample, repeat, rates)
     return out, rates
 
 
