@@ -1,0 +1,39 @@
+"""The benchmark's like-for-like peer figure: llmaudit's library timed on records parsed beforehand."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from llmaudit import load_catalog, price
+from llmaudit.ingest import read_logs
+
+BENCH = Path(__file__).parent.parent / "bench"
+SAMPLE = Path(__file__).parent.parent / "sample_logs" / "openai_app.jsonl"
+
+
+def _run_bench():
+    spec = importlib.util.spec_from_file_location("bench_run_bench", BENCH / "run_bench.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["bench_run_bench"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_library_timing_prices_the_sample_and_divides_by_the_peer_rate(capsys):
+    figures = _run_bench().time_library(SAMPLE, 1, {"loop": 1000.0})
+    values = dict(re.findall(r"(\w+)=([\d.]+)", figures))
+    price_cpu, cost_cpu = float(values["library_price_cpu_s"]), float(values["library_cost_cpu_s"])
+    assert 0 < cost_cpu and 0 < price_cpu
+    calls = read_logs(SAMPLE).calls
+    # each ratio is the library's calls per CPU-s over the peer's 1,000 (rounded as printed)
+    assert (
+        abs(float(values["ratio_price_vs_loop_cpu"]) - calls.height / price_cpu / 1000) < 0.01 * calls.height
+    )
+    assert abs(float(values["ratio_cost_vs_loop_cpu"]) - calls.height / cost_cpu / 1000) < 0.01 * calls.height
+    # the child priced the sample's calls to the same total as price() here
+    total = price(calls, load_catalog())["cost_usd"].sum()
+    said = re.search(r"\$([\d,.]+)", capsys.readouterr().out)
+    assert said is not None and float(said.group(1).replace(",", "")) == round(float(total), 2)
