@@ -179,8 +179,9 @@ class FocusWritten:
 
 def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritten:
     """`write_focus` for an analyze report in bounded memory: its calls are streamed from the workspace
-    by day, provider and model, turned into FOCUS rows a run of whole groups at a time (`focus.focus_runs`;
-    each run also counts the calls it leaves out) and appended to the file run by run."""
+    by day, provider and model, summed into FOCUS rows a batch at a time (`focus.focus_runs`: a group split
+    between batches is summed across them; each batch also counts the calls it leaves out) and appended to
+    the file as groups are complete."""
     from llmaudit import focus
 
     path = _focus_path(path)
@@ -190,7 +191,7 @@ def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritt
         return written
     calls = report.iter_calls(
         order=f"{focus.LEADING_KEYS_SQL}, ts, _seq",
-        batch_rows=max(focus.FOCUS_RUN_ROWS // 2, 1),  # runs close to FOCUS_RUN_ROWS, not a batch
+        batch_rows=focus.FOCUS_BATCH_ROWS,
     )
     _write_focus_rows((written.add(run) for run in focus.focus_runs(calls, catalog)), path)
     return written

@@ -17,7 +17,7 @@ BillingAccountId is the provider id, the billing period is the UTC calendar mont
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import polars as pl
@@ -26,7 +26,6 @@ from llmaudit.catalog import Catalog
 from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
 from llmaudit.pricing import price_columns
-from llmaudit.runs import whole_groups
 
 FOCUS_VERSION = "1.2"
 # The 57 columns of FOCUS v1.2, in the alphabetical order of the spec's sample files.
@@ -346,8 +345,30 @@ def _tags() -> pl.Expr:
     )
 
 
-def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
-    """FOCUS v1.2 rows of priced calls (from `price()` with `catalog`), aggregated with polars group_by."""
+_GROUP_KEYS = [
+    "_day",
+    "_provider",
+    "_model",
+    "_region",
+    "project_id",
+    "_tags",
+    "catalog_id",
+    "price_provider",
+    "price_model",
+    "price_version",
+    "price_tier",
+    "price_mode",
+    "_window",
+]
+# what a FOCUS row is grouped by: the keys above, the meter and its one exact unit rate
+_ROW_KEYS = [*_GROUP_KEYS, "_meter_id", "_meter", "_consumed_unit", "_pricing_unit", "_per", "_unit_rate"]
+# the sums of a FOCUS row, which add up across parts of a group
+_SUMS = ["_qty", "_cost", "x_Calls"]
+
+
+def _partial(priced: pl.DataFrame, catalog: Catalog) -> tuple[pl.DataFrame, FocusResult]:
+    """The sums of FOCUS rows over `priced` (grouped by `_ROW_KEYS`, unsorted, not yet rows), and the
+    result's counts with no rows: sums of parts of a group add up (`_merged`)."""
     ok = pl.col("priced").fill_null(False) & pl.col("cost_usd").is_not_null()
     timed = priced.filter(ok & pl.col("ts").is_not_null())
     untimed = priced.filter(ok & pl.col("ts").is_null())
@@ -359,25 +380,10 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
         window.cast(pl.String).alias("_window"),
         _tags().alias("_tags"),
     )
-    keys = [
-        "_day",
-        "_provider",
-        "_model",
-        "_region",
-        "project_id",
-        "_tags",
-        "catalog_id",
-        "price_provider",
-        "price_model",
-        "price_version",
-        "price_tier",
-        "price_mode",
-        "_window",
-    ]
     long = pl.concat(
         [
             calls.select(
-                *keys,
+                *_GROUP_KEYS,
                 pl.lit(m.id).alias("_meter_id"),
                 pl.lit(m.name).alias("_meter"),
                 m.quantity.cast(pl.Int64).alias("_qty"),
@@ -394,29 +400,46 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
     long = long.with_columns(
         pl.when(pl.col("_qty") > 0).then(pl.col("_cost") / pl.col("_qty")).alias("_unit_rate")
     )
-    grouped = (
-        long.group_by([*keys, "_meter_id", "_meter", "_consumed_unit", "_pricing_unit", "_per", "_unit_rate"])
-        .agg(pl.col("_qty").sum(), pl.col("_cost").sum(), pl.len().alias("x_Calls"))
-        .sort(
-            ["_day", "_provider", "_model", "_meter_id", "project_id", "_tags", "_unit_rate"], nulls_last=True
-        )
+    grouped = long.group_by(_ROW_KEYS).agg(
+        pl.col("_qty").sum(), pl.col("_cost").sum(), pl.len().cast(pl.UInt32).alias("x_Calls")
     )
-    rows = _columns(grouped)
-    total = sum_decimal(timed["cost_usd"])
-    return FocusResult(
-        rows=rows,
+    counts = FocusResult(
+        rows=pl.DataFrame(),
         calls=timed.height,
-        cost_usd=total,
+        cost_usd=sum_decimal(timed["cost_usd"]),
         unpriced_calls=int((~priced["priced"].fill_null(False)).sum()) if priced.height else 0,
         untimed_calls=untimed.height,
         untimed_cost_usd=sum_decimal(untimed["cost_usd"]),
     )
+    return grouped, counts
 
 
-# timed calls per focus_frame call in `focus_runs` (rounded up to whole groups of leading keys): bounds
-# its memory. Peak RSS of the 1M-call FOCUS export: 1.28 GiB with runs of 50k, 1.00 GiB with 25k, 905 MiB
-# with 12.5k, in about the same time (12.1-13.1 s)
-FOCUS_RUN_ROWS = 12_500
+def _merged(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Partial sums of the same FOCUS rows (from calls of one group read in two parts) added up."""
+    if len(parts) == 1:
+        return parts[0]
+    both = pl.concat(parts, how="vertical")
+    return both.group_by(_ROW_KEYS).agg(pl.col(c).sum() for c in _SUMS)
+
+
+def _rows(grouped: pl.DataFrame) -> pl.DataFrame:
+    """FOCUS rows of summed groups, in the export's order."""
+    ordered = grouped.sort(
+        ["_day", "_provider", "_model", "_meter_id", "project_id", "_tags", "_unit_rate"], nulls_last=True
+    )
+    return _columns(ordered)
+
+
+def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
+    """FOCUS v1.2 rows of priced calls (from `price()` with `catalog`), aggregated with polars group_by."""
+    grouped, counts = _partial(priced, catalog)
+    return replace(counts, rows=_rows(grouped))
+
+
+# calls per batch `focus_runs` sums at a time: bounds its memory with the partial rows of one group. Peak
+# RSS of the 1M-call FOCUS export when runs held whole groups: 1.28 GiB with runs of 50k calls, 905 MiB with
+# 12.5k, in about the same time; at 10M calls a group (day x provider x model) held ~40k calls alone
+FOCUS_BATCH_ROWS = 12_500
 # the order `focus_runs` needs its calls in, in SQL over priced calls: by the leading keys
 LEADING_KEYS_SQL = (
     f"date_trunc('day', {UTC_WALL_CLOCK}), coalesce(provider, price_provider), "
@@ -434,16 +457,36 @@ def _leading_keys() -> dict[str, pl.Expr]:
     }
 
 
-def focus_runs(
-    timed: Iterable[pl.DataFrame], catalog: Catalog, run_rows: int | None = None
-) -> Iterator[FocusResult]:
-    """`focus_frame` over priced calls with a timestamp that arrive in batches sorted by the leading keys
-    (`LEADING_KEYS_SQL`), one run of whole key groups at a time: every FOCUS row belongs to one group, so
-    no row needs calls from two runs, the runs' rows in order are the rows of one `focus_frame` over all
-    the calls (sorted by the same keys first), and memory holds a run, not the history. Yields at least
-    one result (with no rows when there are no calls)."""
-    for run in whole_groups(timed, list(_leading_keys().values()), run_rows or FOCUS_RUN_ROWS):
-        yield focus_frame(run, catalog)
+def focus_runs(timed: Iterable[pl.DataFrame], catalog: Catalog) -> Iterator[FocusResult]:
+    """`focus_frame` over priced calls that arrive in batches sorted by the leading keys
+    (`LEADING_KEYS_SQL`), a batch at a time: each batch is summed into partial FOCUS rows, and the rows of
+    its last (day, provider, model) group wait for the next batch, whose calls of that group add to them.
+    The rows of every other group are final and come out in order, so the results' rows in order are the
+    rows of one `focus_frame` over all the calls, and memory holds a batch and one group's partial rows,
+    however many calls a group has. Yields at least one result (with no rows when there are no calls)."""
+    pending: pl.DataFrame | None = None  # partial rows of the last group seen, which may go on
+    for batch in timed:
+        grouped, counts = _partial(batch, catalog)
+        if pending is not None:
+            grouped = _merged([pending, grouped])
+        if batch.is_empty():
+            done, pending = grouped.head(0), grouped
+        else:
+            last = batch.select(**_leading_keys()).row(-1, named=True)
+            going_on = pl.all_horizontal(
+                pl.col(k).eq_missing(pl.lit(v, grouped.schema[k])) for k, v in last.items()
+            )
+            done, pending = grouped.filter(~going_on), grouped.filter(going_on)
+        yield replace(counts, rows=_rows(done))
+    if pending is not None and pending.height:
+        yield FocusResult(
+            rows=_rows(pending),
+            calls=0,
+            cost_usd=ZERO,
+            unpriced_calls=0,
+            untimed_calls=0,
+            untimed_cost_usd=ZERO,
+        )
 
 
 def _columns(grouped: pl.DataFrame) -> pl.DataFrame:

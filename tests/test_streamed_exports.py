@@ -15,7 +15,6 @@ from llmaudit.analysis import analyze
 from llmaudit.errors import InputError
 from llmaudit.export import write_calls, write_focus, write_report_calls, write_report_focus
 from llmaudit.focus import FOCUS_COLUMNS, X_COLUMNS
-from llmaudit.runs import whole_groups
 
 DAY = 86_400
 NOV1 = 1761998400  # 2025-11-01 00:00 UTC
@@ -58,25 +57,26 @@ def test_calls_written_in_batches_are_the_file_written_at_once(report, tmp_path,
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_focus_written_a_few_groups_at_a_time_is_the_file_written_at_once(
+def test_focus_written_a_few_calls_at_a_time_is_the_file_written_at_once(
     report, tmp_path, monkeypatch, catalog, suffix
 ):
+    """Batches of 3 calls split (day, provider, model) groups: their partial rows add up across batches to
+    the rows of one pass."""
     whole = write_focus(report.calls, tmp_path / f"whole.focus.{suffix}", catalog)
-    monkeypatch.setattr(analysis, "BATCH_ROWS", 3)
-    monkeypatch.setattr(focus, "FOCUS_RUN_ROWS", 5)
-    runs: list[set] = []
-    focus_frame = focus.focus_frame
+    monkeypatch.setattr(focus, "FOCUS_BATCH_ROWS", 3)
+    batches: list[set] = []
+    partial = focus._partial
 
     def recording(calls, catalog):
-        runs.append(set(calls.select("ts", "provider", "model").with_columns(pl.col("ts").dt.date()).rows()))
-        return focus_frame(calls, catalog)
+        batches.append(
+            set(calls.select("ts", "provider", "model").with_columns(pl.col("ts").dt.date()).rows())
+        )
+        return partial(calls, catalog)
 
-    monkeypatch.setattr(focus, "focus_frame", recording)
+    monkeypatch.setattr(focus, "_partial", recording)
     streamed = write_report_focus(report, tmp_path / f"streamed.focus.{suffix}", catalog)
-    assert len(runs) >= 3
-    assert all(
-        not (a & b) for i, a in enumerate(runs) for b in runs[i + 1 :]
-    )  # no (day, provider, model) split
+    assert len(batches) >= 3
+    assert any(a & b for i, a in enumerate(batches) for b in batches[i + 1 :])  # a group was split
     assert (streamed.rows, streamed.calls, streamed.cost_usd) == (
         whole.rows.height,
         whole.calls,
@@ -134,32 +134,32 @@ def test_an_export_that_fails_half_way_leaves_the_old_file_and_no_partial_one(re
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["calls.csv", "logs"]
 
 
-def test_whole_groups_never_split_a_key_even_one_larger_than_a_run():
-    keys = ["a", "b", "b", "b", "b", "b", "b", "b", None, None, "c"]
-    frame = pl.DataFrame({"k": keys, "i": range(len(keys))})
-    batches = [frame.slice(i, 2) for i in range(0, len(keys), 2)]
-    runs = list(whole_groups(batches, [pl.col("k")], run_rows=3))
-    assert [run["k"].to_list() for run in runs] == [
-        ["a", "b", "b", "b", "b", "b", "b", "b"],
-        [None, None],
-        ["c"],
+def test_a_focus_group_longer_than_a_batch_is_summed_into_its_rows(tmp_path, monkeypatch, catalog):
+    """30 calls of one day, model, user and feature make a few FOCUS rows (input, cached input, output):
+    read 4 at a time, each row still counts all 30 calls, summed across the batches."""
+    records = [
+        json.dumps(
+            {
+                "object": "chat.completion",
+                "id": f"g{i}",
+                "model": "gpt-4o-mini",
+                "created": NOV1 + 60 * i,
+                "usage": {
+                    "prompt_tokens": 1000,
+                    "completion_tokens": 100 + i,
+                    "prompt_tokens_details": {"cached_tokens": 200},
+                },
+                "metadata": {"user": "u1", "feature": "chat"},
+            }
+        )
+        for i in range(30)
     ]
-    assert pl.concat(runs).equals(frame)
-    assert [r.height for r in whole_groups([frame.head(0)], [pl.col("k")], run_rows=3)] == [0]
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_whole_groups_on_random_sorted_streams(seed):
-    import random
-
-    rng = random.Random(seed)
-    keys = [rng.choice([None, *range(6)]) for _ in range(rng.randint(1, 60))]
-    frame = pl.DataFrame({"k": keys, "j": [k if k is None else k % 2 for k in keys]}).sort(
-        "k", nulls_last=True
-    )
-    cuts = sorted({0, frame.height, *(rng.randint(0, frame.height) for _ in range(5))})
-    batches = [frame.slice(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False)]
-    runs = list(whole_groups(batches, [pl.col("k"), pl.col("j")], run_rows=rng.randint(1, 20)))
-    assert pl.concat(runs).equals(frame)
-    seen = [set(run["k"].to_list()) for run in runs]
-    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])
+    logs = write(tmp_path / "logs" / "app.jsonl", "\n".join(records) + "\n")
+    report = analyze(logs, catalog=catalog)
+    whole = write_focus(report.calls, tmp_path / "whole.focus.csv", catalog)
+    monkeypatch.setattr(focus, "FOCUS_BATCH_ROWS", 4)
+    streamed = write_report_focus(report, tmp_path / "streamed.focus.csv", catalog)
+    read = [pl.read_csv(tmp_path / f"{name}.focus.csv", infer_schema=False) for name in ("whole", "streamed")]
+    assert read[1].equals(read[0])
+    assert (streamed.rows, streamed.calls) == (whole.rows.height, whole.calls) == (3, 30)
+    assert read[1]["x_Calls"].to_list() == ["30", "30", "30"]
