@@ -436,9 +436,9 @@ def focus_frame(priced: pl.DataFrame, catalog: Catalog) -> FocusResult:
     return replace(counts, rows=_rows(grouped))
 
 
-# calls per batch `focus_runs` sums at a time: bounds its memory with the partial rows of one group. Peak
-# RSS of the 1M-call FOCUS export when runs held whole groups: 1.28 GiB with runs of 50k calls, 905 MiB with
-# 12.5k, in about the same time; at 10M calls a group (day x provider x model) held ~40k calls alone
+# calls per batch `focus_runs` sums at a time: with the partial rows of one group, its memory. Peak RSS of
+# the FOCUS export: 844 MiB at 1M calls, 951 MiB at 10M (runs of whole groups took 1.26 GiB at 10M, where a
+# day x provider x model group has ~40k calls; runs of 50k calls took 1.28 GiB at 1M)
 FOCUS_BATCH_ROWS = 12_500
 # the order `focus_runs` needs its calls in, in SQL over priced calls: by the leading keys
 LEADING_KEYS_SQL = (
