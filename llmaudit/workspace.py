@@ -1,9 +1,9 @@
 """A scratch folder and DuckDB database that hold one analysis' calls, so logs larger than memory can be
 priced and summarized by SQL that spills to disk instead of by frames that must fit in RAM.
 
-Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (zstd level 1, Parquet v2; writing them
-is about 6x faster than inserting into a DuckDB table, and DuckDB scans them in parallel); `calls` is a
-view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every later stage
+Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (`SPOOL_FORMAT`;
+writing them is about 6x faster than inserting into a DuckDB table, and DuckDB scans them in parallel);
+`calls` is a view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every later stage
 reads `calls` (or a view over it) without copying it out.
 """
 
