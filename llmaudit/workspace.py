@@ -3,8 +3,8 @@ priced and summarized by SQL that spills to disk instead of by frames that must 
 
 Chunks stream in from the readers (`stream_logs`) and are spooled as Parquet files (`SPOOL_FORMAT`;
 writing them is about 6x faster than inserting into a DuckDB table, and DuckDB scans them in parallel);
-`calls` is a view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every later stage
-reads `calls` (or a view over it) without copying it out.
+`calls` is a view over the spool. Copies of a call are collapsed and the period is cut in SQL, and every
+later stage reads `calls` (or a view over it) without copying it out.
 """
 
 from __future__ import annotations
