@@ -10,6 +10,7 @@ import pytest
 from conftest import UTC, calls_frame
 
 from llmaudit.pricing import price, price_columns
+from llmaudit.schema import CALL_SCHEMA
 
 D = Decimal
 
@@ -354,3 +355,28 @@ def test_price_columns_gives_the_same_values_in_input_order(catalog):
     assert some["cost_usd"].null_count() == 2 * n // 3 and some["cost_usd"].n_unique() > 50
     with pytest.raises(ValueError, match="not_a_column"):
         price_columns(frame, catalog, ["cost_usd", "not_a_column"])
+
+
+def test_price_returns_every_call_column_as_given_row_for_row(catalog):
+    """The call's own columns come back unchanged and in input order (they are not sent through the
+    pricing query); only model and provider are filled in from the catalog when the log had none."""
+    n = 20_000
+    i = pl.int_range(n, eager=True)
+    frame = calls_frame(
+        model_raw=pl.select(pl.format("claude-sonnet-4-5-{}", i % 2))
+        .to_series()
+        .str.replace("-0$", "")
+        .to_list(),
+        record_id=pl.select(pl.format("r{}", (i * 7919) % n)).to_series().to_list(),
+        feature=pl.select(pl.format("f{}", i % 13)).to_series().to_list(),
+        input_uncached_tokens=(i % 997).to_list(),
+        input_total_tokens=(i % 997).to_list(),
+        output_tokens=(i * 7 % 113).to_list(),
+    ).with_columns(model=None, provider=None)
+    priced = price(frame, catalog)
+    kept = [c for c in CALL_SCHEMA if c not in ("model", "provider")]
+    assert priced.select(kept).equals(frame.select(kept))
+    known = priced.filter(pl.col("model_raw") == "claude-sonnet-4-5")
+    assert known.height == n // 2
+    assert set(known["model"]) == {"claude-sonnet-4-5"} and set(known["provider"]) == {"anthropic"}
+    assert priced.filter(pl.col("model_raw") != "claude-sonnet-4-5")["model"].null_count() == n // 2
