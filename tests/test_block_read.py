@@ -8,13 +8,16 @@ import itertools
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from conftest import write
 
 import llmaudit.ingest as ingest
 import llmaudit.ingest.files as files
+import llmaudit.ingest.keyscan as keyscan
 from llmaudit.ingest import read_logs
 from llmaudit.ingest.files import Block, iter_blocks
+from llmaudit.ingest.sqlbuild import pruned_shape
 
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
 
@@ -234,3 +237,89 @@ def test_spooled_blocks_number_and_judge_as_blocks_in_memory_do(tmp_path, monkey
         )
         assert a.path.read_bytes() == b.data and a.line_batch().lines.equals(b.line_batch().lines)
     assert {b.clean for b in spooled} == {True, False} and spooled[-1].torn_line == in_memory[-1].torn_line
+
+
+def _envelope(n: int, **metadata) -> str:
+    """An OpenAI chat completion in the {request, response, metadata} envelope (keys a bare log lacks)."""
+    return json.dumps(
+        {
+            "request": {"messages": [{"role": "user", "content": f"q{n}"}]},
+            "response": {
+                "id": f"e{n}",
+                "object": "chat.completion",
+                "created": 1741000000,
+                "model": "gpt-4o-mini",
+                "service_tier": "flex",
+                "usage": {
+                    "prompt_tokens": 100,
+                    "completion_tokens": 7,
+                    "prompt_tokens_details": {"cached_tokens": 40},
+                },
+            },
+            "metadata": metadata,
+        }
+    )
+
+
+def test_blocks_read_only_the_keys_they_hold_and_lose_none(tmp_path, monkeypatch):
+    """Blocks are parsed into a STRUCT without the keys no line of theirs spells out; keys first met deep
+    in the file (an enveloped record after bare ones, a key written with a \\u escape) are still read."""
+    bare = [GOOD % n for n in range(1, 80)]
+    late = [_envelope(n, feature="search", user_id=f"u{n}") for n in range(80, 90)]
+    # `session_id` appears only here, escaped: a JSON reader decodes it, a byte search does not see it
+    escaped = _envelope(90, feature="search").replace(
+        '"metadata": {', '"metadata": {"sessi\\u006fn_id": "s1", '
+    )
+    path = write(tmp_path / "log.jsonl", "\n".join([*bare, *late, escaped, *bare[:5]]) + "\n")
+    monkeypatch.setattr(ingest.KeyScan, "__call__", _recording(ingest.KeyScan.__call__, given := []))
+    monkeypatch.setattr(keyscan, "FIRST_LOOK_BYTES", 500)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=2000)
+    _same(got, _read(path, monkeypatch, blocks=False))
+    narrowed = [keys for keys in given if keys is not None]
+    assert narrowed and "response" not in narrowed[0]  # the first blocks (bare records) were narrowed
+    assert any("response" in keys for keys in narrowed)  # and learned the envelope's keys when it came
+    assert None in given  # the block with the escaped key was read with every key
+    enveloped = got.calls.filter(pl.col("feature").is_not_null())
+    assert enveloped.height == 11 and set(enveloped["service_tier"]) == {"flex"}
+    assert enveloped["cache_read_tokens"].to_list() == [40] * 11
+    assert got.calls.filter(pl.col("session_id") == "s1").height == 1
+
+
+def _recording(method, into: list):
+    def call(self, data):
+        result = method(self, data)
+        into.append(result)
+        return result
+
+    return call
+
+
+def test_key_scan_counts_a_key_wherever_it_is_spelled_and_distrusts_escapes():
+    scan = keyscan.KeyScan(frozenset({"model", "usage", "error", "a/b"}))
+    first = scan(memoryview(b'{"model": "m", "usage": {}}\n{"x": "error"}\n'))
+    assert first == {"model", "usage", "error"}  # "error" as a value counts: conservative
+    assert scan(memoryview(b'{"model": "m"}\n')) == {"model", "usage", "error"}  # what was seen stays
+    assert scan(memoryview(b'{"a/b": 1}\n')) == {"model", "usage", "error", "a/b"}
+    fresh = keyscan.KeyScan(frozenset({"model", "a/b"}))
+    assert fresh(memoryview(b'{"mod\\u0065l": "m"}\n')) is None
+    assert fresh(memoryview(b'{"mod\\u0045l": "m"}\n')) == set()  # \u0045 is "E": no key of ours
+    assert fresh(memoryview(b'{"a\\/b": 1}\n')) is None
+    assert fresh(memoryview(b'{"x": "\\u003c"}\n')) == set()  # < escaped, as Go encoders write it
+    # a key JSON writes escaped (here with a quote in it) is never spelled out as such: always kept
+    assert keyscan.KeyScan(frozenset({'say"hi', "model"}))(memoryview(b"{}\n")) == {'say"hi'}
+
+
+def test_pruned_shape_keeps_a_struct_whose_fields_are_all_absent():
+    shape = {
+        "usage": {"prompt_tokens": "VARCHAR", "cost": "VARCHAR"},
+        "choices": [{"text": "VARCHAR"}],
+        "id": "VARCHAR",
+    }
+    assert pruned_shape(shape, frozenset({"usage", "cost", "id"})) == {
+        "usage": {"cost": "VARCHAR"},
+        "id": "VARCHAR",
+    }
+    assert pruned_shape(shape, frozenset({"usage", "choices"})) == {
+        "usage": {"prompt_tokens": "VARCHAR", "cost": "VARCHAR"},
+        "choices": [{"text": "VARCHAR"}],
+    }

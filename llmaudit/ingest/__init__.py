@@ -41,6 +41,7 @@ from llmaudit.ingest.files import (
     spool_blocks,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
+from llmaudit.ingest.keyscan import KeyScan
 from llmaudit.ingest.normalize import collapse, normalized_sql, with_models
 from llmaudit.ingest.registry import (
     SNIFF_SAMPLE,
@@ -51,7 +52,7 @@ from llmaudit.ingest.registry import (
     sniff_objects,
 )
 from llmaudit.ingest.spec import JsonReader
-from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql
+from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql, record_shape, shape_keys
 from llmaudit.schema import CALL_SCHEMA, REJECT_SCHEMA, conform
 
 __all__ = [
@@ -285,10 +286,13 @@ class _Chunker:
         """Parse a clean block straight from its scratch file; on a line DuckDB's reader refuses, read the
         block as numbered lines (the same rows, with each bad line's reason)."""
         try:
-            parsed = parsed_file_sql(reader, str(block.path), file_no, self.files[file_no], block.first_line)
+            parsed = parsed_file_sql(
+                reader, str(block.path), file_no, self.files[file_no], block.first_line, block.keys
+            )
             cursor = self._cursor()
             try:
-                rows = self.sink(cursor, normalized_sql(cursor, f"({reader_sql(reader, parsed)})"))
+                raw = reader_sql(reader, parsed, present=block.keys)
+                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"))
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 return self._lines_job(reader, _with_file(block.line_batch(), file_no))
         finally:
@@ -320,8 +324,9 @@ class _Chunker:
 
     def blocks(self, reader: JsonReader, file_no: int, source: LogSource) -> None:
         """A big JSONL file, block by block: each is read, counted, judged and copied to a scratch file on
-        a thread while the pool parses the ones before."""
-        for block in read_ahead(spool_blocks(source.views(), self.scratch_directory())):
+        a thread while the pool parses the ones before; DuckDB reads only the keys a block holds."""
+        scan = KeyScan(shape_keys(record_shape(reader)))
+        for block in read_ahead(spool_blocks(source.views(), self.scratch_directory(), scan)):
             if block.torn_line is not None:
                 self.torn[file_no] = block.torn_line
             if block.clean:

@@ -11,7 +11,7 @@ import re
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -328,6 +328,7 @@ class SpooledBlock:
     last: bool
     clean: bool
     unbroken: bool  # its last line has no line break
+    keys: frozenset[str] | None = None  # the only keys a clean block can hold, when a scan was asked for
 
     @property
     def torn_line(self) -> int | None:
@@ -380,10 +381,14 @@ def iter_blocks(blocks: Iterator[bytes]) -> Iterator[Block]:
         block = following
 
 
-def spool_blocks(views: Iterator[memoryview], directory: Path) -> Iterator[SpooledBlock]:
+def spool_blocks(
+    views: Iterator[memoryview],
+    directory: Path,
+    scan: Callable[[memoryview], frozenset[str] | None] | None = None,
+) -> Iterator[SpooledBlock]:
     """`views` (cut at line breaks, each valid until the next: `LogSource.views`) numbered, judged and
     copied to scratch files in `directory` one by one, so a block's bytes are in memory only while it is
-    copied (the caller deletes the files)."""
+    copied (the caller deletes the files). `scan` gives a clean block's `keys` (`keyscan.KeyScan`)."""
     pending: SpooledBlock | None = None
     first = 1
     for number, view in enumerate(views):
@@ -393,7 +398,9 @@ def spool_blocks(views: Iterator[memoryview], directory: Path) -> Iterator[Spool
         lines = _count_lines(view)
         if pending is not None:  # a block is known not to be the file's last once the next one is read
             yield pending
-        pending = SpooledBlock(path, first, lines, False, _is_clean(view, first), _ends_unbroken(view))
+        clean = _is_clean(view, first)
+        keys = scan(view) if scan is not None and clean else None
+        pending = SpooledBlock(path, first, lines, False, clean, _ends_unbroken(view), keys)
         first += lines
     if pending is not None:
         yield dataclasses.replace(pending, last=True)

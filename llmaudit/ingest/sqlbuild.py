@@ -37,25 +37,28 @@ def struct_shape(paths: set[str]) -> dict:
     return shape
 
 
-def path_sql(path: str, root: str = "r", parent: str = "r") -> str:
+def path_sql(path: str, root: str = "r", parent: str = "r", present: frozenset[str] | None = None) -> str:
     """Struct access for a dotted path: r."usage"."prompt_tokens", lists 1-based in DuckDB.
 
     In an exploding reader the root is the element `e`, and `_parent.` paths address `parent`: the record
-    `r`, or the enclosing element when nested arrays are exploded."""
+    `r`, or the enclosing element when nested arrays are exploded. With `present` (see `pruned_shape`), a
+    path through a key the input does not hold is NULL."""
     parts = split_path(path)
     if root != "r" and parts[0] == PARENT:
         root, parts = parent, parts[1:]
+    if present is not None and any(not part.isdigit() and part not in present for part in parts):
+        return "NULL"
     sql = root
     for part in parts:
         sql = f"{sql}[{int(part) + 1}]" if part.isdigit() else f"{sql}.{quote_identifier(part)}"
     return sql
 
 
-def _render(expr: str, root: str = "r", parent: str = "r") -> str:
-    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1), root, parent), expr)
+def _render(expr: str, root: str = "r", parent: str = "r", present: frozenset[str] | None = None) -> str:
+    return re.sub(r"\{([^{}]+)\}", lambda m: path_sql(m.group(1), root, parent, present), expr)
 
 
-def _record_shape(reader: JsonReader) -> dict:
+def record_shape(reader: JsonReader) -> dict:
     """The STRUCT every record is parsed into; an exploding reader nests its element paths in the array."""
     paths = reader.all_paths()
     if reader.explode is None:
@@ -71,6 +74,34 @@ def _record_shape(reader: JsonReader) -> dict:
     outer = "".join(f"{level}.0." for level in levels[:-1])  # data.0. (the enclosing element)
     nested = {f"{inner}{p}" for p in element}
     return struct_shape(nested | {outer + p.split(".", 1)[1] for p in parent})
+
+
+def shape_keys(shape: dict) -> frozenset[str]:
+    """Every key name a reader's STRUCT reads, at any depth."""
+    keys: set[str] = set()
+    for key, child in shape.items():
+        keys.add(key)
+        child = child[0] if isinstance(child, list) else child
+        if isinstance(child, dict):
+            keys |= shape_keys(child)
+    return frozenset(keys)
+
+
+def pruned_shape(shape: dict, present: frozenset[str]) -> dict:
+    """`shape` without the keys not in `present`: a record has no such field, so reading it would only
+    fill a null (a wide STRUCT costs DuckDB's JSON reader per field, present or not). A struct left
+    without fields keeps its own (all of them absent: null)."""
+    kept: dict = {}
+    for key, child in shape.items():
+        if key not in present:
+            continue
+        inner = child[0] if isinstance(child, list) else child
+        if isinstance(inner, dict):
+            narrowed = pruned_shape(inner, present)
+            if narrowed:
+                child = [narrowed] if isinstance(child, list) else narrowed
+        kept[key] = child
+    return kept
 
 
 def _not_object_reason() -> str:
@@ -99,7 +130,7 @@ def parsed_lines_sql(reader: JsonReader, source: str, files: str) -> str:
     """`source(line, text, file_no)` (numbered lines of one or many files, blank ones included) joined to
     `files(file_no, source_file, torn_line)`, each non-blank line checked and parsed once into the reader's
     STRUCT `r`; the columns `reader_sql` reads."""
-    shape_literal = quote_literal(json.dumps(_record_shape(reader)))
+    shape_literal = quote_literal(json.dumps(record_shape(reader)))
     return f"""
     SELECT line, text, file_no, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
            CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
@@ -110,37 +141,51 @@ def parsed_lines_sql(reader: JsonReader, source: str, files: str) -> str:
 
 
 def parsed_file_sql(
-    reader: JsonReader, path: str, file_no: int, source_file: str, first_line: int = 1
+    reader: JsonReader,
+    path: str,
+    file_no: int,
+    source_file: str,
+    first_line: int = 1,
+    present: frozenset[str] | None = None,
 ) -> str:
     """The columns of `parsed_lines_sql` for a JSONL file (or a block of one whose first line is
     `first_line`) parsed by DuckDB's own reader: one parse per line, no text handed over from Python.
     Exact only for a clean block: the reader skips blank lines (the caller makes sure there are none, so
     the row number is the line number) and fails on a line that is not a JSON object (the caller then
     reads the block as numbered lines). The text is not read: `reader_sql` fails on a record without a
-    source key, whose id needs it."""
+    source key, whose id needs it. `present`: the only keys the block can hold (see `pruned_shape`); give
+    `reader_sql` the same."""
+    shape = record_shape(reader)
+    if present is not None:
+        shape = pruned_shape(shape, present) or {"_": "VARCHAR"}
     return f"""
     SELECT row_number() OVER () + {int(first_line) - 1} AS line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no,
            {quote_literal(source_file)} AS source_file, false AS torn, true AS _valid, true AS _is_object, r
     FROM read_json({quote_literal(path)}, format = 'newline_delimited', records = false,
-                   columns = {{r: {quote_literal(struct_ddl(_record_shape(reader)))}}})"""
+                   columns = {{r: {quote_literal(struct_ddl(shape))}}})"""
 
 
-def reader_sql(reader: JsonReader, source: str, files: str | None = None) -> str:
+def reader_sql(
+    reader: JsonReader, source: str, files: str | None = None, present: frozenset[str] | None = None
+) -> str:
     """One pass over parsed records giving a reject `reason` for lines that are not JSON objects, and for
     the others every RAW_FIELDS column (VARCHAR) plus a stable `record_id`, `line`, `file_no`,
     `source_file` and `_elem` (the element's index in an exploding reader, else 0). `source` is a relation
     of numbered lines (with `files`: see `parsed_lines_sql`) or, without `files`, a parsed SELECT
     (`parsed_file_sql`). Blank lines give no row; the text is not returned. `torn_line` is a file's last
-    line when the file does not end with a newline."""
+    line when the file does not end with a newline. `present`: as given to `parsed_file_sql` (a parsed
+    file of a reader that does not explode)."""
     levels = reader.explode_levels()
+    if present is not None and (levels or files is not None):
+        raise ValueError("reader_sql: `present` is for a parsed file of a reader that does not explode")
     root = "r" if not levels else "e"
     parent = "r" if len(levels) < 2 else f"_x{len(levels) - 1}"
     columns = []
     for name in RAW_FIELDS:
         if name in reader.exprs:
-            expr = _render(reader.exprs[name], root, parent)
+            expr = _render(reader.exprs[name], root, parent, present)
         elif name in reader.paths:
-            candidates = [path_sql(p, root, parent) for p in reader.paths[name]]
+            candidates = [path_sql(p, root, parent, present) for p in reader.paths[name]]
             expr = candidates[0] if len(candidates) == 1 else f"coalesce({', '.join(candidates)})"
         elif name == "source_format":
             expr = quote_literal(reader.name)
