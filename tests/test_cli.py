@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from llmaudit import __version__
 from llmaudit.cli import app
+from llmaudit.workspace import DEFAULT_MEMORY_LIMIT
 
 runner = CliRunner()
 CHAT = (
@@ -278,6 +279,7 @@ def test_running_out_of_duckdb_memory_is_a_clear_message_not_a_traceback(tmp_pat
     result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store", "-f", "json"])
     assert result.exit_code == 3, result.output
     assert "LLMAUDIT_MEMORY_LIMIT" in result.output and "Traceback" not in result.output
+    assert f"(default {DEFAULT_MEMORY_LIMIT})" in " ".join(result.output.split())
 
 
 def test_unusable_temp_folder_is_a_clear_message(tmp_path, monkeypatch):

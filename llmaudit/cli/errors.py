@@ -35,9 +35,11 @@ def _resource_problem(exc: Exception) -> str | None:
     """Running out of memory or disk is the machine's limit, not a bug: say which knob to turn."""
     name = type(exc).__name__
     if name == "OutOfMemoryException":  # duckdb's, matched by name: importing duckdb here slows --help
+        from llmaudit.workspace import DEFAULT_MEMORY_LIMIT  # duckdb is loaded by now
+
         first = str(exc).splitlines()[0]
         return (
-            f"{first}; DuckDB's share is LLMAUDIT_MEMORY_LIMIT (default 512MB): raise it, "
+            f"{first}; DuckDB's share is LLMAUDIT_MEMORY_LIMIT (default {DEFAULT_MEMORY_LIMIT}): raise it, "
             "or analyze fewer calls at a time (--since/--until)"
         )
     if (isinstance(exc, OSError) and exc.errno == 28) or (
