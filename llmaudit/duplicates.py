@@ -14,6 +14,7 @@ x rates per price, exactly as the summary does.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,8 @@ from llmaudit.pricing import quantity_cost_sql, usage_sql
 
 WINDOW_HOURS = 24
 TOP_GROUPS = 10
+# repeats priced at a time (see `exact_duplicates`): a join build side of tens of MB
+SLICE_REPEATS = 1_000_000
 
 
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
@@ -33,6 +36,16 @@ def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 # the calls a response cache could have answered: successful calls (a cache serves answers, not errors)
 CACHEABLE = "row_kind = 'call' AND status = 'ok'"
+
+
+def _inner_edges(con: duckdb.DuckDBPyConnection, repeats: str, slices: int) -> list[int]:
+    """Keys cutting the repeats into `slices` parts of about equal size (approximate quantiles: any cut is
+    exact, only the parts' sizes vary)."""
+    if slices < 2:
+        return []
+    fractions = ", ".join(str(i / slices) for i in range(1, slices))
+    cuts = con.execute(f"SELECT approx_quantile(_key, [{fractions}]) FROM {repeats}").fetchone()[0]
+    return sorted(set(cuts))
 
 
 def repeats_sql(calls: str, order: str = "_seq", among: str | None = None) -> str:
@@ -86,20 +99,32 @@ def exact_duplicates(
           SELECT count(prompt_hash) AS with_request, count(*) - count(prompt_hash) AS without_request
           FROM {calls} WHERE {CACHEABLE}"""
     )
+    # the repeats are joined back to their calls a slice of `order` at a time: a slice's repeats fit in
+    # DuckDB's memory as the join's build side, where all of them would spill the calls they probe with
+    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 4.1 s in six slices; the same 3.3 s at 512MB)
+    low, high, count = con.execute(f"SELECT min(_key), max(_key), count(*) FROM {repeats}").fetchone()
+    slices = max(1, -(-count // SLICE_REPEATS))
+    edges = [low, *_inner_edges(con, repeats, slices), high + 1] if count else []
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
         SELECT c.*, r._n, r._prev,
                -- microseconds, not TIMESTAMPTZ subtraction (an ICU calendar call per row: 4x the whole join)
                coalesce(epoch_us(c.ts) - epoch_us(r._prev) <= {hours * 3_600_000_000}, false) AS _within
-        FROM {calls} c JOIN {repeats} r ON r._key = c.{order}""")
+        FROM {calls} c JOIN {repeats} r ON r._key = c.{order}
+        WHERE c.{order} >= getvariable('_dup_from') AND c.{order} < getvariable('_dup_to')
+          AND r._key >= getvariable('_dup_from') AND r._key < getvariable('_dup_to')""")
     usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
     # each repeat's exact cost (its quantities x its price's rates), one narrow row per repeat
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _dup_costed AS
+    costed = f"""
         SELECT u.prompt_hash, u._n, u._within, u.priced, u.model, u.feature, u.ts, u._prev,
                coalesce({quantity_cost_sql()}, 0) AS cost
         FROM ({usage}) u LEFT JOIN {rates} r
-          ON r._pid = u._pid AND r.price_region IS NOT DISTINCT FROM u.price_region""")
+          ON r._pid = u._pid AND r.price_region IS NOT DISTINCT FROM u.price_region"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_costed AS {costed} LIMIT 0")
+    for start, end in itertools.pairwise(edges):
+        con.execute(f"SET VARIABLE _dup_from = {int(start)}")
+        con.execute(f"SET VARIABLE _dup_to = {int(end)}")
+        con.execute(f"INSERT INTO _dup_costed {costed}")
     query = f"""
         WITH top_groups AS (
           SELECT prompt_hash, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY 1

@@ -112,3 +112,24 @@ def test_every_planted_repeat_is_found(tmp_path, fmt):
     assert dup["calls_with_request"] == frame.height
     assert dup["repeat_calls"] == planted
     assert dup["groups"] == key.filter(key.is_duplicated()).n_unique()
+
+
+def test_repeats_priced_in_slices_give_the_same_section(tmp_path, catalog, monkeypatch):
+    """Repeats are joined back to their calls a slice of the read order at a time (memory): any slicing
+    gives the same section as one slice, to the cent and the group, from logs and from a history store."""
+    import llmaudit.duplicates as duplicates
+    from llmaudit.analysis import analyze_history
+    from llmaudit.store import HistoryStore
+
+    generate = bench_generator()
+    out = tmp_path / "g.openai.jsonl"
+    generate.write("openai", 6_000, 5, out)
+    whole = analyze(out, catalog=catalog).data["duplicates"]
+    assert whole["repeat_calls"] > 1_000 and len(whole["top"]) == 10
+    monkeypatch.setattr(duplicates, "SLICE_REPEATS", 97)
+    sliced = analyze(out, catalog=catalog).data["duplicates"]
+    assert sliced == whole
+    store = HistoryStore(tmp_path / "h.duckdb")
+    store.add(read_logs(out).calls, catalog)
+    again = analyze_history(store, catalog=catalog).data["duplicates"]  # the store's marks, sliced
+    assert {k: v for k, v in again.items() if k != "top"} == {k: v for k, v in whole.items() if k != "top"}
