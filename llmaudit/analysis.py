@@ -228,8 +228,9 @@ def analyze(
     for table in tables:
         intake.rows_read += workspace.add_relation(parquet_calls_sql(workspace.con, table))
         intake.files[str(table)] = "calls_parquet"
-    intake.collapsed = workspace.collapse()
-    return _finish(workspace, intake, catalog, start, end, keys)
+    with workspace.summary_share():
+        intake.collapsed = workspace.collapse()
+        return _finish(workspace, intake, catalog, start, end, keys)
 
 
 def analyze_history(

@@ -9,11 +9,13 @@ later stage reads `calls` (or a view over it) without copying it out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -30,11 +32,13 @@ _TEXTS = ", ".join(TEXT_COLUMNS)
 # and half the bytes (200k calls: 0.24 vs 0.30 CPU-s, 9 vs 20 MB), and scans as fast; the spool is read
 # only by DuckDB, so v2's newer encodings cost no compatibility (exports stay v1)
 SPOOL_FORMAT = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2"
-# DuckDB's share of the process: the rest is the blocks in flight and Python itself. Every query spills
-# past it; at 256MB the ingest's parallel block queries run as fast as at 512MB, and so do the summary and
-# the duplicates of 10M calls (44.4 vs 42.9 s for the whole run, same report), which at 512MB grew the
-# process from ~450 MiB at 1M calls to 739 MiB at 10M; at 256MB it peaks at 511 MiB (the ingest's)
-DEFAULT_MEMORY_LIMIT = "256MB"
+# DuckDB's share of the process: the rest is the blocks in flight and Python itself
+DEFAULT_MEMORY_LIMIT = "512MB"
+# ... and its default share for analyze's collapse, summary and duplicates (`summary_share`): they spill
+# past it at no measured cost (10M calls: the same 7.4-7.6 s, 20M: 15.2 vs 14.5 s), where with 512MB they
+# grew the process past the ingest's peak (~480 MiB at any size) to 739 MiB at 10M calls; sorts for exports
+# are not so lucky (a 1M-call Parquet export: 23.6 s at 256MB, 10.3 s at 512MB) and keep the full share
+SUMMARY_MEMORY_LIMIT = "256MB"
 
 
 def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:
@@ -60,7 +64,9 @@ class Workspace:
                 "point TMPDIR at a writable folder"
             ) from None
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
-        limit = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        chosen = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT")
+        limit = chosen or DEFAULT_MEMORY_LIMIT
+        self._limit, self._chosen = limit, chosen is not None
         spill = quote_literal(str(Path(self.directory) / "spill"))
         try:
             self.con.execute(f"SET memory_limit = {quote_literal(limit)}")
@@ -86,6 +92,19 @@ class Workspace:
 
     def close(self) -> None:
         self._finalizer()
+
+    @contextlib.contextmanager
+    def summary_share(self) -> Iterator[None]:
+        """DuckDB's share cut to SUMMARY_MEMORY_LIMIT inside, unless a limit was chosen (the argument or
+        LLMAUDIT_MEMORY_LIMIT: one share for everything then)."""
+        if self._chosen:
+            yield
+            return
+        self.con.execute(f"SET memory_limit = {quote_literal(SUMMARY_MEMORY_LIMIT)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = {quote_literal(self._limit)}")
 
     def _next_file(self) -> Path:
         with self._lock:  # chunks arrive from the reader's worker threads
