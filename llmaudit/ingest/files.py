@@ -280,7 +280,7 @@ def _ends_unbroken(data: bytes | memoryview) -> bool:
 def _count_lines(data: bytes | memoryview) -> int:
     """Physical lines as the numbered-lines path numbers them (Arrow also breaks at a lone \\r), counted by
     RE2 without a copy."""
-    if _search(data, "\r") and _search(data, _LONE_CR):
+    if re2_search(data, "\r") and re2_search(data, _LONE_CR):
         return len(_block_lines(bytes(data)))
     return _count(data, "\n") + _ends_unbroken(data)
 
@@ -291,7 +291,7 @@ def _is_clean(data: bytes | memoryview, first_line: int) -> bool:
     numbered-lines path would number. Searched by RE2 (pyarrow), which releases the GIL."""
     if first_line == 1 and data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
-    return not any(_search(data, pattern) for pattern in _UNCLEAN)
+    return not any(re2_search(data, pattern) for pattern in _UNCLEAN)
 
 
 @dataclass(frozen=True)
@@ -359,7 +359,7 @@ def _binary(data: bytes | memoryview) -> pa.Array:
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
 
 
-def _search(data: bytes | memoryview, pattern: str) -> bool:
+def re2_search(data: bytes | memoryview, pattern: str) -> bool:
     """Does RE2 find `pattern` in `data`?"""
     return bool(pc.match_substring_regex(_binary(data), pattern)[0].as_py())
 

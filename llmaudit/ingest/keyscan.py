@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from llmaudit.ingest.files import _search
+from llmaudit.ingest.files import re2_search
 
 # the first bytes of a file where its keys are first looked for, one literal search per key
 FIRST_LOOK_BYTES = 1 << 20
@@ -53,10 +53,10 @@ class KeyScan:
 
     def __call__(self, data: memoryview) -> frozenset[str] | None:
         """The keys this block can hold (None: all of them)."""
-        if self._escaped is not None and _search(data, self._escaped):
+        if self._escaped is not None and re2_search(data, self._escaped):
             return None
         if self.seen is None:
             self._learn(bytes(data[:FIRST_LOOK_BYTES]), self.keys)
-        if self._unseen is not None and _search(data, self._unseen):
+        if self._unseen is not None and re2_search(data, self._unseen):
             self._learn(bytes(data), self.keys - self.seen)
         return self.seen
