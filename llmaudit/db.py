@@ -40,13 +40,21 @@ def scratch_cursor() -> duckdb.DuckDBPyConnection:
     return cursor
 
 
+_TYPES: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+
 def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType]) -> dict[str, str]:
-    """The DuckDB type of each column of a polars schema, as DuckDB stores a frame of that schema."""
-    con.register("_empty_schema", pl.DataFrame(schema=schema))
-    try:
-        return dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _empty_schema)").fetchall())
-    finally:
-        con.unregister("_empty_schema")
+    """The DuckDB type of each column of a polars schema, as DuckDB stores a frame of that schema (asked
+    once per schema: every block of a big file normalizes to the same one)."""
+    key = tuple((name, str(dtype)) for name, dtype in schema.items())
+    if key not in _TYPES:
+        con.register("_empty_schema", pl.DataFrame(schema=schema))
+        try:
+            described = con.execute("SELECT column_name, column_type FROM (DESCRIBE _empty_schema)").fetchall()
+        finally:
+            con.unregister("_empty_schema")
+        _TYPES[key] = dict(described)
+    return dict(_TYPES[key])
 
 
 def conform_sql(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType], present: set[str]) -> str:
