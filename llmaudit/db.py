@@ -50,11 +50,24 @@ def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType])
     if key not in _TYPES:
         con.register("_empty_schema", pl.DataFrame(schema=schema))
         try:
-            described = con.execute("SELECT column_name, column_type FROM (DESCRIBE _empty_schema)").fetchall()
+            described = con.execute(
+                "SELECT column_name, column_type FROM (DESCRIBE _empty_schema)"
+            ).fetchall()
         finally:
             con.unregister("_empty_schema")
         _TYPES[key] = dict(described)
     return dict(_TYPES[key])
+
+
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit on `con`, in bytes, to the precision it shows it with (text: '488.2 MiB',
+    '1.8 GiB' for 2GB: within 10%)."""
+    shown = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    number, unit = shown.split()
+    return int(float(number) * _UNITS[unit])
 
 
 def conform_sql(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType], present: set[str]) -> str:

@@ -21,13 +21,15 @@ from typing import Any
 import duckdb
 
 from llmaudit.catalog import Catalog
+from llmaudit.db import memory_limit_bytes
 from llmaudit.money import ZERO
 from llmaudit.pricing import quantity_cost_sql, usage_sql
 
 WINDOW_HOURS = 24
 TOP_GROUPS = 10
-# repeats priced at a time (see `exact_duplicates`): a join build side of tens of MB
-SLICE_REPEATS = 1_000_000
+# DuckDB's memory per repeat priced at a time (see `exact_duplicates`): 2.5M repeats at a 512MB limit (one
+# join for the 10M benchmark, no spill), 1.25M at 256MB
+BYTES_PER_REPEAT = 200
 
 
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
@@ -101,9 +103,11 @@ def exact_duplicates(
     )
     # the repeats are joined back to their calls a slice of `order` at a time: a slice's repeats fit in
     # DuckDB's memory as the join's build side, where all of them would spill the calls they probe with
-    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 4.1 s in six slices; the same 3.3 s at 512MB)
+    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 4.1 s in six slices; the same 3.3 s at 512MB),
+    # and no more slices than that: each scans the calls again (a store's 10M: 1.4 s in 3 slices, 1.1 in 1)
     low, high, count = con.execute(f"SELECT min(_key), max(_key), count(*) FROM {repeats}").fetchone()
-    slices = max(1, -(-count // SLICE_REPEATS))
+    per_slice = max(1, memory_limit_bytes(con) // BYTES_PER_REPEAT)
+    slices = max(1, -(-count // per_slice))
     edges = [low, *_inner_edges(con, repeats, slices), high + 1] if count else []
     con.execute(f"""
         CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS

@@ -126,7 +126,7 @@ def test_repeats_priced_in_slices_give_the_same_section(tmp_path, catalog, monke
     generate.write("openai", 6_000, 5, out)
     whole = analyze(out, catalog=catalog).data["duplicates"]
     assert whole["repeat_calls"] > 1_000 and len(whole["top"]) == 10
-    monkeypatch.setattr(duplicates, "SLICE_REPEATS", 97)
+    monkeypatch.setattr(duplicates, "BYTES_PER_REPEAT", 2_000_000)  # slices of ~128 (256MB) or ~256 repeats
     sliced = analyze(out, catalog=catalog).data["duplicates"]
     assert sliced == whole
     store = HistoryStore(tmp_path / "h.duckdb")
