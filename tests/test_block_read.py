@@ -272,7 +272,6 @@ def test_blocks_read_only_the_keys_they_hold_and_lose_none(tmp_path, monkeypatch
     )
     path = write(tmp_path / "log.jsonl", "\n".join([*bare, *late, escaped, *bare[:5]]) + "\n")
     monkeypatch.setattr(ingest.KeyScan, "__call__", _recording(ingest.KeyScan.__call__, given := []))
-    monkeypatch.setattr(keyscan, "FIRST_LOOK_BYTES", 500)
     got = _read(path, monkeypatch, blocks=True, block_bytes=2000)
     _same(got, _read(path, monkeypatch, blocks=False))
     narrowed = [keys for keys in given if keys is not None]

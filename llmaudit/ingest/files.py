@@ -353,7 +353,7 @@ _UNCLEAN = (
 )
 
 
-def _binary(data: bytes | memoryview) -> pa.Array:
+def binary_value(data: bytes | memoryview) -> pa.Array:
     """`data` as one zero-copy binary value, for Arrow's string kernels."""
     offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
@@ -361,12 +361,12 @@ def _binary(data: bytes | memoryview) -> pa.Array:
 
 def re2_search(data: bytes | memoryview, pattern: str) -> bool:
     """Does RE2 find `pattern` in `data`?"""
-    return bool(pc.match_substring_regex(_binary(data), pattern)[0].as_py())
+    return bool(pc.match_substring_regex(binary_value(data), pattern)[0].as_py())
 
 
 def _count(data: bytes | memoryview, pattern: str) -> int:
     """How often RE2 finds `pattern` in `data` (twice as fast as bytes.count for a newline)."""
-    return pc.count_substring_regex(_binary(data), pattern)[0].as_py()
+    return pc.count_substring_regex(binary_value(data), pattern)[0].as_py()
 
 
 def iter_blocks(blocks: Iterator[bytes]) -> Iterator[Block]:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 
-from llmaudit.ingest.files import re2_search
+import pyarrow.compute as pc
 
-# the first bytes of a file where its keys are first looked for, one literal search per key
-FIRST_LOOK_BYTES = 1 << 20
+from llmaudit.ingest.files import binary_value, re2_search
 
 
 def _hex_pattern(code: int) -> str:
@@ -22,41 +21,37 @@ def _hex_pattern(code: int) -> str:
     return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{code:04x}")
 
 
-def _quoted(key: str) -> bytes:
-    return b'"' + key.encode() + b'"'
-
-
 class KeyScan:
-    """The keys of `keys` each block may hold, learned along a file: found in its first bytes, then any
-    other key found in a block joins them (one RE2 search per block for all the keys not seen yet).
+    """The keys of `keys` each block may hold, learned along a file: one RE2 search per block for all the
+    keys not seen yet, which stops at the first it finds; that key joins the seen ones and the search goes
+    on for the rest (a block that brings no new key costs one pass over its bytes).
 
     Conservative: a key counts as held wherever `"key"` appears, as a value too. A key written with
     escapes (`"mod\\u0065l"`, which a JSON reader decodes to `model`) is not spelled out, so a block with
-    such an escape for a character of some key gets every key (None)."""
+    such an escape for a character of some key gets every key (None); a key JSON must escape (a quote, a
+    backslash, a control character) is always held."""
 
     def __init__(self, keys: frozenset[str]):
         self.keys = keys
-        self.seen: frozenset[str] | None = None
-        # a key JSON must escape (a quote, a backslash, a control character) is never spelled out: kept
-        self._kept = frozenset(k for k in keys if '"' in k or "\\" in k or not k.isprintable())
+        self.seen = frozenset(k for k in keys if '"' in k or "\\" in k or not k.isprintable())
         characters = sorted({c for key in keys for c in key})
         escapes = "|".join(_hex_pattern(ord(c)) for c in characters)
         slash = r"|\\/" if "/" in characters else ""
         self._escaped = f"\\\\u(?:{escapes}){slash}" if escapes else None
-        self._unseen: str | None = None
 
-    def _learn(self, data: bytes, keys: frozenset[str]) -> None:
-        found = {key for key in keys if _quoted(key) in data}
-        self.seen = (self.seen or self._kept) | found
+    def _first_unseen(self, data: memoryview) -> str | None:
+        """The first key not seen yet that `data` spells out, if any."""
         unseen = sorted(self.keys - self.seen)
-        self._unseen = f'"(?:{"|".join(re.escape(k) for k in unseen)})"' if unseen else None
+        if not unseen:
+            return None
+        pattern = f'"(?P<key>{"|".join(re.escape(k) for k in unseen)})"'
+        found = pc.extract_regex(binary_value(data), pattern)[0]
+        return found["key"].as_py().decode() if found.is_valid else None
 
     def __call__(self, data: memoryview) -> frozenset[str] | None:
         """The keys this block can hold (None: all of them)."""
         if self._escaped is not None and re2_search(data, self._escaped):
             return None
-        if self.seen is None:
-            self._learn(bytes(data[:FIRST_LOOK_BYTES]), self.keys)
-        if self._unseen is not None and re2_search(data, self._unseen):
-            self._learn(bytes(data), self.keys - self.seen)
+        while (key := self._first_unseen(data)) is not None:
+            self.seen |= {key}
         return self.seen
