@@ -103,7 +103,7 @@ def exact_duplicates(
     )
     # the repeats are joined back to their calls a slice of `order` at a time: a slice's repeats fit in
     # DuckDB's memory as the join's build side, where all of them would spill the calls they probe with
-    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 4.1 s in six slices; the same 3.3 s at 512MB),
+    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 3.7 s in four slices; the same 3.3 s at 512MB),
     # and no more slices than that: each scans the calls again (a store's 10M: 1.4 s in 3 slices, 1.1 in 1)
     low, high, count = con.execute(f"SELECT min(_key), max(_key), count(*) FROM {repeats}").fetchone()
     per_slice = max(1, memory_limit_bytes(con) // BYTES_PER_REPEAT)

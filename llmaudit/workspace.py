@@ -66,7 +66,7 @@ class Workspace:
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
         chosen = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT")
         limit = chosen or DEFAULT_MEMORY_LIMIT
-        self._limit, self._chosen = limit, chosen is not None
+        self._limit, self._chosen = limit, bool(chosen)
         spill = quote_literal(str(Path(self.directory) / "spill"))
         try:
             self.con.execute(f"SET memory_limit = {quote_literal(limit)}")

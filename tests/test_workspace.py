@@ -24,8 +24,12 @@ def _expected(size: str) -> str:
         probe.close()
 
 
-def test_the_summary_share_is_smaller_and_given_back(monkeypatch):
-    monkeypatch.delenv("LLMAUDIT_MEMORY_LIMIT", raising=False)
+@pytest.mark.parametrize("env", [None, ""])  # an empty variable chooses nothing
+def test_the_summary_share_is_smaller_and_given_back(monkeypatch, env):
+    if env is None:
+        monkeypatch.delenv("LLMAUDIT_MEMORY_LIMIT", raising=False)
+    else:
+        monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", env)
     ws = Workspace()
     full = _limit(ws)
     assert full == _expected(workspace.DEFAULT_MEMORY_LIMIT)
