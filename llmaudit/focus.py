@@ -463,7 +463,8 @@ def focus_runs(timed: Iterable[pl.DataFrame], catalog: Catalog) -> Iterator[Focu
     its last (day, provider, model) group wait for the next batch, whose calls of that group add to them.
     The rows of every other group are final and come out in order, so the results' rows in order are the
     rows of one `focus_frame` over all the calls, and memory holds a batch and one group's partial rows,
-    however many calls a group has. Yields at least one result (with no rows when there are no calls)."""
+    however many calls a group has. Yields a result per batch (rows or not), and one more for the last
+    group's rows."""
     pending: pl.DataFrame | None = None  # partial rows of the last group seen, which may go on
     for batch in timed:
         grouped, counts = _partial(batch, catalog)

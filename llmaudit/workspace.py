@@ -65,8 +65,8 @@ class Workspace:
             ) from None
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
         chosen = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT")
+        self._chosen = bool(chosen)  # else the default, which `summary_share` cuts and gives back
         limit = chosen or DEFAULT_MEMORY_LIMIT
-        self._limit, self._chosen = limit, bool(chosen)
         spill = quote_literal(str(Path(self.directory) / "spill"))
         try:
             self.con.execute(f"SET memory_limit = {quote_literal(limit)}")
@@ -104,7 +104,7 @@ class Workspace:
         try:
             yield
         finally:
-            self.con.execute(f"SET memory_limit = {quote_literal(self._limit)}")
+            self.con.execute(f"SET memory_limit = {quote_literal(DEFAULT_MEMORY_LIMIT)}")
 
     def _next_file(self) -> Path:
         with self._lock:  # chunks arrive from the reader's worker threads
