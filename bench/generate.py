@@ -14,8 +14,10 @@ Formats:
 
 The mix: ~25% of records repeat an earlier request (same model, request messages, token counts and metadata,
 new id, later timestamp); JSON records carry the request (`request.messages`, as gateways log it); ~3% of calls have more than 200,000 input tokens (long-context tier, only on models with
-a context window that large); ~40% read from the prompt cache; timestamps spread over 30 days of March 2026;
-~1% of calls in a non-standard service tier (OpenAI flex/priority, Anthropic batch/priority).
+a context window that large); ~40% read from the prompt cache; timestamps spread over 30 days of March 2026
+(`--start DATE --days D` for another period: `--n 33333 --seed 1 --start 2026-03-31 --days 1` is a next day of
+a 1M-call month, with its own ids, to append to a history store); ~1% of calls in a non-standard service tier
+(OpenAI flex/priority, Anthropic batch/priority).
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
-SPAN_S = 30 * 86_400
+DAYS = 30
 REPEAT_SHARE = 0.25
 LONG_SHARE = 0.03
 CACHE_READ_SHARE = 0.40
@@ -136,8 +138,9 @@ def _choose(u: pl.Expr, weights: dict[str, float]) -> pl.Expr:
     return last if expr is None else expr.otherwise(last)  # type: ignore[union-attr]
 
 
-def _core(n: int, seed: int, mix: Mix, provider: str) -> pl.DataFrame:
-    """Provider-neutral columns: time, model, token counts and attribution, with repeats folded in."""
+def _core(n: int, seed: int, mix: Mix, provider: str, start: datetime, days: int) -> pl.DataFrame:
+    """Provider-neutral columns: time (within `days` from `start`), model, token counts and attribution,
+    with repeats folded in."""
     s = seed
     df = pl.DataFrame({"i": pl.int_range(0, n, dtype=pl.UInt64, eager=True)})
     long_u = _uniform(s, 1)
@@ -145,7 +148,7 @@ def _core(n: int, seed: int, mix: Mix, provider: str) -> pl.DataFrame:
     reasoning = pl.lit(list(mix.reasoning), dtype=pl.List(pl.String))
     long_models = {m: mix.models[m] for m in mix.long_context}
     df = df.with_columns(
-        ts=(pl.lit(int(START.timestamp())) + (_uniform(s, 2) * SPAN_S).floor().cast(pl.Int64)).sort(),
+        ts=(pl.lit(int(start.timestamp())) + (_uniform(s, 2) * (days * 86_400)).floor().cast(pl.Int64)).sort(),
         model=pl.when(is_long)
         .then(_choose(_uniform(s, 3), long_models))
         .otherwise(_choose(_uniform(s, 4), mix.models)),
@@ -327,11 +330,12 @@ RENDER = {
 WRITE_SLICE = 500_000
 
 
-def write(fmt: str, n: int, seed: int, out: Path) -> None:
-    """Write one single-format file; gzip when the name ends in .gz. The core columns are built for all
-    rows at once (repeats copy earlier rows, timestamps are sorted), the text slice by slice."""
+def write(fmt: str, n: int, seed: int, out: Path, start: datetime = START, days: int = DAYS) -> None:
+    """Write one single-format file of calls timed within `days` from `start`; gzip when the name ends in
+    .gz. The core columns are built for all rows at once (repeats copy earlier rows, timestamps are sorted),
+    the text slice by slice."""
     mix, provider, render = RENDER[fmt]
-    core = _core(n, seed, mix, provider)
+    core = _core(n, seed, mix, provider, start, days)
     out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if out.name.endswith(".gz") else open
     with opener(out, "wb") as fh:  # type: ignore[operator]
@@ -353,16 +357,18 @@ def mixed_paths(out: Path) -> list[tuple[str, Path]]:
     return [(fmt, out.with_name(name + ext[fmt] + (".gz" if gz else ""))) for fmt, _ in MIXED_SPLIT]
 
 
-def generate(fmt: str, n: int, seed: int, out: Path) -> list[tuple[str, Path]]:
+def generate(
+    fmt: str, n: int, seed: int, out: Path, start: datetime = START, days: int = DAYS
+) -> list[tuple[str, Path]]:
     """Write the file(s) for one format and return (format, path) for each."""
     if fmt != "mixed":
-        write(fmt, n, seed, out)
+        write(fmt, n, seed, out, start, days)
         return [(fmt, out)]
     paths = mixed_paths(out)
     counts = [int(n * share) for _, share in MIXED_SPLIT]
     counts[-1] = n - sum(counts[:-1])
     for k, ((sub_fmt, path), count) in enumerate(zip(paths, counts, strict=True)):
-        write(sub_fmt, count, seed * 31 + k + 1, path)
+        write(sub_fmt, count, seed * 31 + k + 1, path, start, days)
     return paths
 
 
@@ -372,8 +378,14 @@ def _lines(path: Path) -> Iterator[str]:
         yield from fh
 
 
-def check(path: Path, fmt: str) -> dict[str, float]:
-    """Slow, per-line validation of a generated file (JSON parses, token invariants hold); returns the mix."""
+def check(path: Path, fmt: str, start: datetime = START, days: int = DAYS) -> dict[str, float]:
+    """Slow, per-line validation of a generated file (JSON parses, token invariants hold, times fall in the
+    period; a repeat may land a second past its end); returns the mix."""
+    first, end = int(start.timestamp()), int(start.timestamp()) + days * 86_400 + 60
+
+    def in_period(moment: datetime) -> bool:
+        return first <= moment.timestamp() < end
+
     n = long_ctx = cached = odd_tier = 0
     seen: set[tuple[object, ...]] = set()
     repeats = 0
@@ -384,7 +396,7 @@ def check(path: Path, fmt: str) -> dict[str, float]:
         for line in lines:
             ts, model, inp, cache, out, user, feature = line.rstrip("\n").split(",")
             p, k, o = int(inp), int(cache), int(out)
-            assert ts.endswith("Z") and datetime.fromisoformat(ts).year == 2026, line
+            assert ts.endswith("Z") and in_period(datetime.fromisoformat(ts)), line
             assert 0 <= k <= p and p > 0 and o > 0, line
             n, long_ctx, cached = n + 1, long_ctx + (p > 200_000), cached + (k > 0)
             key = (model, p, k, o, user, feature)
@@ -403,7 +415,7 @@ def check(path: Path, fmt: str) -> dict[str, float]:
                     u["completion_tokens_details"]["reasoning_tokens"],
                 )
                 assert 0 <= k <= p and 0 <= r <= c and u["total_tokens"] == p + c and p > 0, line
-                assert 1_772_323_200 <= rec["created"] < 1_772_323_200 + SPAN_S + 60, line  # March 2026
+                assert first <= rec["created"] < end, line
                 odd_tier += rec["service_tier"] != "default"
                 total, meta = p, rec["metadata"]
                 key = (rec["model"], p, k, c, r, meta["user"], meta["feature"])
@@ -422,7 +434,7 @@ def check(path: Path, fmt: str) -> dict[str, float]:
                 assert min(i, cr, cw, o) >= 0 and o > 0, line
                 assert cc["ephemeral_5m_input_tokens"] + cc["ephemeral_1h_input_tokens"] == cw, line
                 assert min(cc.values()) >= 0, line
-                assert datetime.fromisoformat(rec["created_at"]).month == 3, line
+                assert in_period(datetime.fromisoformat(rec["created_at"])), line
                 odd_tier += u["service_tier"] != "standard"
                 total, k, meta = i + cr + cw, cr, rec["metadata"]
                 key = (rec["model"], i, cr, cw, o, meta["user_id"], meta["feature"])
@@ -445,20 +457,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", choices=FORMATS, default="openai")
     ap.add_argument("--out", type=Path, required=True, help="output file (.gz = gzip); a stem for mixed")
     ap.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=START.date(),
+        help=f"first day of the period, UTC (default {START.date()})",
+    )
+    ap.add_argument("--days", type=int, default=DAYS, help=f"days the calls spread over (default {DAYS})")
+    ap.add_argument(
         "--check", action="store_true", help="re-read the output line by line and validate it (slow)"
     )
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error("--n must be at least 1")
+    if args.n < 1 or args.days < 1:
+        ap.error("--n and --days must be at least 1")
+    start = datetime(args.start.year, args.start.month, args.start.day, tzinfo=UTC)
     t0 = time.perf_counter()
-    paths = generate(args.format, args.n, args.seed, args.out)
+    paths = generate(args.format, args.n, args.seed, args.out, start, args.days)
     elapsed = time.perf_counter() - t0
     for _, path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     print(f"generated n={args.n} format={args.format} seed={args.seed} in {elapsed:.2f}s", file=sys.stderr)
     if args.check:
         for fmt, path in paths:
-            print(f"check {path}: {json.dumps(check(path, fmt))}", file=sys.stderr)
+            print(f"check {path}: {json.dumps(check(path, fmt, start, args.days))}", file=sys.stderr)
     return 0
 
 

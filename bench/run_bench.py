@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +164,13 @@ GROUP BY c.model ORDER BY cost_usd DESC NULLS LAST
 """
 
 
-def _key(files: list[tuple[str, Path]], n: int, seed: int, fmt: str) -> dict[str, object]:
-    """What a cached input file depends on: its parameters, the generator source and the polars version."""
+def _key(
+    files: list[tuple[str, Path]], n: int, seed: int, fmt: str, period: tuple[str, int] | None = None
+) -> dict[str, object]:
+    """What a cached input file depends on: its parameters (the period when not the generator's default
+    month), the generator source and the polars version."""
     src = hashlib.sha256((HERE / "generate.py").read_bytes()).hexdigest()[:16]
-    return {
+    key: dict[str, object] = {
         "n": n,
         "seed": seed,
         "format": fmt,
@@ -173,18 +178,33 @@ def _key(files: list[tuple[str, Path]], n: int, seed: int, fmt: str) -> dict[str
         "generator": src,
         "polars": pl.__version__,
     }
+    if period is not None:
+        key["period"] = list(period)
+    return key
+
+
+def next_day() -> tuple[str, int]:
+    """The day after the generator's default month: what `--append-day` adds to a store of the month."""
+    return ((generate.START + timedelta(days=generate.DAYS)).date().isoformat(), 1)
 
 
 def ensure_input(
-    out_dir: Path, n: int, seed: int, fmt: str, gz: bool, regenerate: bool
+    out_dir: Path,
+    n: int,
+    seed: int,
+    fmt: str,
+    gz: bool,
+    regenerate: bool,
+    period: tuple[str, int] | None = None,
 ) -> list[tuple[str, Path]]:
-    """Generate the input file(s) unless an identical set is already in out_dir (the sidecar is written last)."""
-    stem = f"{fmt}_n{n}_s{seed}"
+    """Generate the input file(s) unless an identical set is already in out_dir (the sidecar is written last).
+    `period`: (first day, days) instead of the generator's default month."""
+    stem = f"{fmt}_n{n}_s{seed}" + (f"_{period[0]}_d{period[1]}" if period else "")
     ext = {"openai": ".jsonl", "anthropic": ".jsonl", "csv": ".csv", "mixed": ""}[fmt] + (".gz" if gz else "")
     out = out_dir / (stem + ext)
     files = generate.mixed_paths(out) if fmt == "mixed" else [(fmt, out)]
     meta = out_dir / f"{stem}{'.gz' if gz else ''}.meta.json"
-    key = _key(files, n, seed, fmt)
+    key = _key(files, n, seed, fmt, period)
     if not regenerate and meta.exists() and all(p.exists() for _, p in files):
         try:
             if json.loads(meta.read_text()) == key:
@@ -194,16 +214,25 @@ def ensure_input(
             pass
     meta.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    files = generate.generate(fmt, n, seed, out)
+    if period is None:
+        files = generate.generate(fmt, n, seed, out)
+    else:
+        first = datetime.fromisoformat(period[0]).replace(tzinfo=UTC)
+        files = generate.generate(fmt, n, seed, out, first, period[1])
     print(f"generated {', '.join(str(p) for _, p in files)} in {time.perf_counter() - t0:.1f} s")
     meta.write_text(json.dumps(key))
     return files
 
 
-def timed(label: str, cmd: list[str], repeat: int, n: int, size: int) -> Run:
-    """Run cmd `repeat` times and keep the median-wall run; exit 1 with its stderr if any run fails."""
+def timed(
+    label: str, cmd: list[str], repeat: int, n: int, size: int, before: Callable[[], None] | None = None
+) -> Run:
+    """Run cmd `repeat` times and keep the median-wall run; exit 1 with its stderr if any run fails.
+    `before` runs (untimed) before each run."""
     runs = []
     for k in range(repeat):
+        if before is not None:
+            before()
         run = measure(cmd)
         if run.rc != 0:
             tail = run.stderr.decode(errors="replace")[-3000:]
@@ -344,6 +373,69 @@ def time_store(
     return out
 
 
+def _stored_calls(store: Path) -> int:
+    import duckdb  # the benchmark's environment has it (the baseline child uses it)
+
+    with duckdb.connect(str(store), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM calls").fetchone()[0]
+
+
+def time_append(
+    exe: str, files: list[tuple[str, Path]], key: dict[str, object], args: argparse.Namespace
+) -> str:
+    """Time adding the next day of calls (N/30 records, its own seed and ids) to a fresh copy of the input's
+    history store, `llmaudit analyze DAY --db COPY` (the day's report, the append and the rollup), against
+    `llmaudit analyze DAY --no-store`; the difference is what the store costs, which should follow the day
+    and not the history: compare it at two N. The `bench:` figures."""
+    store = ensure_store(exe, files, key)
+    day_n = max(1, round(args.n / generate.DAYS))
+    day = ensure_input(args.out_dir, day_n, args.seed + 1, args.format, args.gz, args.regenerate, next_day())
+    size = sum(p.stat().st_size for _, p in day)
+    paths = [str(p) for _, p in day]
+    alone = timed(
+        "next day alone (--no-store)",
+        [exe, "analyze", *paths, "--no-store", "--format", "json"],
+        args.repeat,
+        day_n,
+        size,
+    )
+    copy = store.with_name(store.name.removesuffix(".duckdb") + ".append.duckdb")
+
+    def fresh_copy() -> None:
+        copy.with_name(copy.name + ".wal").unlink(missing_ok=True)
+        shutil.copyfile(store, copy)
+
+    try:
+        run = timed(
+            f"next day into the {args.n:,}-call store",
+            [exe, "analyze", *paths, "--db", str(copy), "--format", "json"],
+            args.repeat,
+            day_n,
+            size,
+            before=fresh_copy,
+        )
+        held = [_stored_calls(path) for path in (store, copy)]  # the last run's copy
+    finally:
+        copy.unlink(missing_ok=True)
+        copy.with_name(copy.name + ".wal").unlink(missing_ok=True)
+    said = run.stderr.decode(errors="replace")
+    # a day the store had already, or a store without the month, would not measure this append
+    if f": {day_n:,} new calls" not in said or held[1] != held[0] + day_n:
+        print(
+            f"append: expected {held[0]:,} + {day_n:,} calls, found {held[1]:,}; llmaudit said:\n{said[-2000:]}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    print(
+        f"append: the store's part {run.wall_s - alone.wall_s:.2f} s wall ({day_n:,} calls into {args.n:,})"
+    )
+    return (
+        f" day_n={day_n} day_wall_s={alone.wall_s:.3f} append_wall_s={run.wall_s:.3f} "
+        f"append_cpu_s={run.cpu_s:.3f} append_peak_rss_mib={run.peak_rss_mib:.1f} "
+        f"append_store_s={run.wall_s - alone.wall_s:.3f}"
+    )
+
+
 # llmaudit's library on records parsed beforehand, as the peers' loops get theirs: `price()` (every price
 # column: tier, mode, provenance, notes) and `price_columns(..., ["cost_usd"])` (the cost alone, as the peers
 # compute it), best CPU of `repeat` runs each, in a child so its imports and parsing are not timed
@@ -482,6 +574,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time a re-analysis from a history store of the input (built once, untimed, and reused)",
     )
+    ap.add_argument(
+        "--append-day",
+        action="store_true",
+        help="also time adding the next day (N/30 calls) to a copy of that store, against the day alone",
+    )
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeat < 1:
         ap.error("--n and --repeat must be at least 1")
@@ -543,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
         peers = " " + figures
     if exe and args.store:
         peers += time_store(exe, files, key, args.n, args.repeat, peer_rates)
+    if exe and args.append_day:
+        peers += time_append(exe, files, key, args)
 
     if tool and base:
         print(
