@@ -148,7 +148,9 @@ def _core(n: int, seed: int, mix: Mix, provider: str, start: datetime, days: int
     reasoning = pl.lit(list(mix.reasoning), dtype=pl.List(pl.String))
     long_models = {m: mix.models[m] for m in mix.long_context}
     df = df.with_columns(
-        ts=(pl.lit(int(start.timestamp())) + (_uniform(s, 2) * (days * 86_400)).floor().cast(pl.Int64)).sort(),
+        ts=(
+            pl.lit(int(start.timestamp())) + (_uniform(s, 2) * (days * 86_400)).floor().cast(pl.Int64)
+        ).sort(),
         model=pl.when(is_long)
         .then(_choose(_uniform(s, 3), long_models))
         .otherwise(_choose(_uniform(s, 4), mix.models)),

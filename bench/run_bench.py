@@ -383,12 +383,12 @@ def _stored_calls(store: Path) -> int:
 def time_append(
     exe: str, files: list[tuple[str, Path]], key: dict[str, object], args: argparse.Namespace
 ) -> str:
-    """Time adding the next day of calls (N/30 records, its own seed and ids) to a fresh copy of the input's
-    history store, `llmaudit analyze DAY --db COPY` (the day's report, the append and the rollup), against
-    `llmaudit analyze DAY --no-store`; the difference is what the store costs, which should follow the day
-    and not the history: compare it at two N. The `bench:` figures."""
+    """Time adding the next day of calls (`--day-n` records, default N/30, its own seed and ids) to a fresh
+    copy of the input's history store, `llmaudit analyze DAY --db COPY` (the day's report, the append and the
+    rollup), against `llmaudit analyze DAY --no-store`; the difference is what the store costs, which should
+    follow the day and not the history: compare one `--day-n` at two N. The `bench:` figures."""
     store = ensure_store(exe, files, key)
-    day_n = max(1, round(args.n / generate.DAYS))
+    day_n = args.day_n or max(1, round(args.n / generate.DAYS))
     day = ensure_input(args.out_dir, day_n, args.seed + 1, args.format, args.gz, args.regenerate, next_day())
     size = sum(p.stat().st_size for _, p in day)
     paths = [str(p) for _, p in day]
@@ -579,9 +579,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time adding the next day (N/30 calls) to a copy of that store, against the day alone",
     )
+    ap.add_argument(
+        "--day-n", type=int, help="calls in the day --append-day adds (default N/30: a day of the month)"
+    )
     args = ap.parse_args(argv)
-    if args.n < 1 or args.repeat < 1:
-        ap.error("--n and --repeat must be at least 1")
+    if args.n < 1 or args.repeat < 1 or (args.day_n is not None and args.day_n < 1):
+        ap.error("--n, --repeat and --day-n must be at least 1")
     if args.peers:
         if args.baseline_only or args.format != "openai":
             ap.error("--peers needs llmaudit (not --baseline-only) and --format openai")

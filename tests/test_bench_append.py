@@ -36,26 +36,28 @@ def test_a_generated_period_holds_its_calls_and_its_own_ids(tmp_path):
         generate.check(day, "openai")
 
 
-def test_append_day_times_a_fresh_copy_and_leaves_the_store_as_it_was(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(("day_n", "expected"), [(None, 100), (70, 70)])  # default: N / 30
+def test_append_day_times_a_fresh_copy_and_leaves_the_store_as_it_was(
+    tmp_path, capsys, monkeypatch, day_n, expected
+):
     exe = shutil.which("llmaudit", path=str(Path(sys.executable).parent))
     if exe is None:
         pytest.skip("no llmaudit executable beside this Python")
     run_bench = _run_bench()
     monkeypatch.chdir(tmp_path)  # llmaudit's default store would land in the working folder
-    code = run_bench.main(
-        ["--n", "3000", "--out-dir", str(tmp_path), "--llmaudit", exe, "--store", "--append-day"]
-    )
+    argv = ["--n", "3000", "--out-dir", str(tmp_path), "--llmaudit", exe, "--store", "--append-day"]
+    code = run_bench.main(argv + (["--day-n", str(day_n)] if day_n else []))
     assert code == 0
     out = capsys.readouterr().out
     figures = dict(re.findall(r"(\w+)=([\d.]+)", out.splitlines()[-1]))
-    assert int(figures["day_n"]) == 100  # N / 30 calls
+    assert int(figures["day_n"]) == expected
     assert float(figures["append_wall_s"]) > 0 and float(figures["day_wall_s"]) > 0
     assert float(figures["append_store_s"]) == pytest.approx(
         float(figures["append_wall_s"]) - float(figures["day_wall_s"]), abs=0.002
     )
-    assert "100 calls into 3,000" in out
+    assert f"{expected} calls into 3,000" in out
     # the day was generated after the month; the store itself still holds only the month
-    assert (tmp_path / "openai_n100_s1_2026-03-31_d1.jsonl").exists()
+    assert (tmp_path / f"openai_n{expected}_s1_2026-03-31_d1.jsonl").exists()
     stores = sorted(p.name for p in tmp_path.glob("*.duckdb*"))
     assert stores == ["openai_n3000_s0.store.duckdb"]
     with duckdb.connect(str(tmp_path / stores[0]), read_only=True) as con:
