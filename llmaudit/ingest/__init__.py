@@ -13,10 +13,11 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
@@ -202,9 +203,15 @@ def _resolve_format(
     return readers, forced, forced_csv
 
 
-# receives each normalized chunk as a SELECT on the ingest connection (see `normalized_sql`: CALL_SCHEMA
-# columns plus `_kind`, `_reason`, `_seq`); returns how many rows it took
-ChunkSink = Callable[[duckdb.DuckDBPyConnection, str], int]
+class ChunkSink(Protocol):
+    """Receives each normalized chunk as a SELECT on the ingest connection (see `normalized_sql`:
+    CALL_SCHEMA columns plus `_kind`, `_reason`, `_seq`) and returns how many rows it took. Chunks of one
+    `shape` come from one reader over records that spell the same keys (blocks of a log), so a column null
+    in one is likely null in the next (`Workspace.add_chunk` leaves such columns out); None: unknown."""
+
+    def __call__(
+        self, con: duckdb.DuckDBPyConnection, select_sql: str, shape: Hashable | None = None
+    ) -> int: ...
 
 
 @dataclass
@@ -292,7 +299,7 @@ class _Chunker:
             cursor = self._cursor()
             try:
                 raw = reader_sql(reader, parsed, present=block.keys)
-                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"))
+                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 return self._lines_job(reader, _with_file(block.line_batch(), file_no))
         finally:
@@ -474,7 +481,7 @@ def read_logs(
     """
     chunks: list[pl.DataFrame] = []
 
-    def keep(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    def keep(con: duckdb.DuckDBPyConnection, sql: str, shape: Hashable | None = None) -> int:
         chunk = pl.from_arrow(con.sql(sql).to_arrow_table())
         chunks.append(chunk)  # type: ignore[arg-type]
         return chunk.height
