@@ -45,7 +45,7 @@ _NOT_NULL = "llmaudit: a column left out of the spool as null is not null in thi
 _ALWAYS_SPOOLED = frozenset({"_kind", "_seq"})
 
 
-def _null_columns(con: duckdb.DuckDBPyConnection, path: Path) -> frozenset[str]:
+def _all_null_columns(con: duckdb.DuckDBPyConnection, path: Path) -> frozenset[str]:
     """The top-level, non-nested columns of a spooled file whose every value is null, by its Parquet
     statistics (a column without them is not)."""
     rows = con.execute(
@@ -154,7 +154,7 @@ class Workspace:
                 omit = frozenset()
                 rows = self._write_chunk(con, select_sql, target, omit)
             if shape is not None and not omit and rows:
-                self._null_columns[shape] = _null_columns(con, target)
+                self._null_columns[shape] = _all_null_columns(con, target)
             return rows
         except duckdb.IOException as exc:
             target.unlink(missing_ok=True)

@@ -83,4 +83,4 @@ def test_null_columns_are_read_from_the_files_statistics(tmp_path):
         f"CASE WHEN x = 2 THEN 'x' END AS d FROM range(3) t(x)) TO '{target}'"
     )
     # b is null throughout; nested c and the always-spooled _seq are never left out; d has one value
-    assert workspace._null_columns(con, target) == frozenset({"b"})
+    assert workspace._all_null_columns(con, target) == frozenset({"b"})
