@@ -4,6 +4,7 @@ same shape and guarded: whatever a later block holds, the calls come out as read
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -13,6 +14,8 @@ import llmaudit.ingest as ingest
 import llmaudit.ingest.files as files
 import llmaudit.workspace as workspace
 from llmaudit.analysis import analyze
+
+SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
 
 
 def _record(i: int, late: bool) -> str:
@@ -84,3 +87,18 @@ def test_null_columns_are_read_from_the_files_statistics(tmp_path):
     )
     # b is null throughout; nested c and the always-spooled _seq are never left out; d has one value
     assert workspace._all_null_columns(con, target) == frozenset({"b"})
+
+
+@pytest.mark.parametrize("source", ["sample_logs", "anchors"])
+def test_logs_by_blocks_through_the_workspace_equal_numbered_lines(source, request, monkeypatch):
+    paths = SAMPLE_LOGS if source == "sample_logs" else request.getfixturevalue("anchors") / "logs"
+    monkeypatch.setattr(ingest, "BLOCK_READ_MIN_BYTES", 1 << 62)
+    expected = analyze(paths)  # numbered lines: no chunk leaves a column out
+    monkeypatch.setattr(ingest, "BLOCK_READ_MIN_BYTES", 0)
+    monkeypatch.setattr(files, "BLOCK_BYTES", 4096)
+    writes = _spy_writes(monkeypatch)
+    got = analyze(paths)
+    assert any(omit for omit, _ in writes)  # blocks did leave columns out
+    assert got.calls.sort("record_id").equals(expected.calls.sort("record_id"))
+    assert got.rejects.equals(expected.rejects)
+    assert got.data == expected.data
