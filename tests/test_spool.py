@@ -1,5 +1,5 @@
 """The workspace's spool leaves out the columns a log's blocks do not fill, learned from a whole block of the
-same shape and guarded: whatever a later block holds, the calls come out as read in memory."""
+same shape and guarded: whatever a later block holds, the calls come out as the numbered-lines path gives them."""
 
 from __future__ import annotations
 
