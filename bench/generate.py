@@ -35,8 +35,8 @@ from pathlib import Path
 
 import polars as pl
 
-START = datetime(2026, 3, 1, tzinfo=UTC)
-DAYS = 30
+START = date(2026, 3, 1)  # the first day of the calls (UTC) ...
+DAYS = 30  # ... and how many days they spread over
 REPEAT_SHARE = 0.25
 LONG_SHARE = 0.03
 CACHE_READ_SHARE = 0.40
@@ -138,7 +138,12 @@ def _choose(u: pl.Expr, weights: dict[str, float]) -> pl.Expr:
     return last if expr is None else expr.otherwise(last)  # type: ignore[union-attr]
 
 
-def _core(n: int, seed: int, mix: Mix, provider: str, start: datetime, days: int) -> pl.DataFrame:
+def _epoch(day: date) -> int:
+    """Unix seconds at the start of a UTC day."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _core(n: int, seed: int, mix: Mix, provider: str, start: date, days: int) -> pl.DataFrame:
     """Provider-neutral columns: time (within `days` from `start`), model, token counts and attribution,
     with repeats folded in."""
     s = seed
@@ -148,9 +153,7 @@ def _core(n: int, seed: int, mix: Mix, provider: str, start: datetime, days: int
     reasoning = pl.lit(list(mix.reasoning), dtype=pl.List(pl.String))
     long_models = {m: mix.models[m] for m in mix.long_context}
     df = df.with_columns(
-        ts=(
-            pl.lit(int(start.timestamp())) + (_uniform(s, 2) * (days * 86_400)).floor().cast(pl.Int64)
-        ).sort(),
+        ts=(pl.lit(_epoch(start)) + (_uniform(s, 2) * (days * 86_400)).floor().cast(pl.Int64)).sort(),
         model=pl.when(is_long)
         .then(_choose(_uniform(s, 3), long_models))
         .otherwise(_choose(_uniform(s, 4), mix.models)),
@@ -332,7 +335,7 @@ RENDER = {
 WRITE_SLICE = 500_000
 
 
-def write(fmt: str, n: int, seed: int, out: Path, start: datetime = START, days: int = DAYS) -> None:
+def write(fmt: str, n: int, seed: int, out: Path, start: date = START, days: int = DAYS) -> None:
     """Write one single-format file of calls timed within `days` from `start`; gzip when the name ends in
     .gz. The core columns are built for all rows at once (repeats copy earlier rows, timestamps are sorted),
     the text slice by slice."""
@@ -360,7 +363,7 @@ def mixed_paths(out: Path) -> list[tuple[str, Path]]:
 
 
 def generate(
-    fmt: str, n: int, seed: int, out: Path, start: datetime = START, days: int = DAYS
+    fmt: str, n: int, seed: int, out: Path, start: date = START, days: int = DAYS
 ) -> list[tuple[str, Path]]:
     """Write the file(s) for one format and return (format, path) for each."""
     if fmt != "mixed":
@@ -380,10 +383,11 @@ def _lines(path: Path) -> Iterator[str]:
         yield from fh
 
 
-def check(path: Path, fmt: str, start: datetime = START, days: int = DAYS) -> dict[str, float]:
+def check(path: Path, fmt: str, start: date = START, days: int = DAYS) -> dict[str, float]:
     """Slow, per-line validation of a generated file (JSON parses, token invariants hold, times fall in the
     period; a repeat may land a second past its end); returns the mix."""
-    first, end = int(start.timestamp()), int(start.timestamp()) + days * 86_400 + 60
+    first = _epoch(start)
+    end = first + days * 86_400 + 60
 
     def in_period(moment: datetime) -> bool:
         return first <= moment.timestamp() < end
@@ -461,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--start",
         type=date.fromisoformat,
-        default=START.date(),
-        help=f"first day of the period, UTC (default {START.date()})",
+        default=START,
+        help=f"first day of the period, UTC (default {START})",
     )
     ap.add_argument("--days", type=int, default=DAYS, help=f"days the calls spread over (default {DAYS})")
     ap.add_argument(
@@ -471,16 +475,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.n < 1 or args.days < 1:
         ap.error("--n and --days must be at least 1")
-    start = datetime(args.start.year, args.start.month, args.start.day, tzinfo=UTC)
     t0 = time.perf_counter()
-    paths = generate(args.format, args.n, args.seed, args.out, start, args.days)
+    paths = generate(args.format, args.n, args.seed, args.out, args.start, args.days)
     elapsed = time.perf_counter() - t0
     for _, path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     print(f"generated n={args.n} format={args.format} seed={args.seed} in {elapsed:.2f}s", file=sys.stderr)
     if args.check:
         for fmt, path in paths:
-            print(f"check {path}: {json.dumps(check(path, fmt, start, args.days))}", file=sys.stderr)
+            print(f"check {path}: {json.dumps(check(path, fmt, args.start, args.days))}", file=sys.stderr)
     return 0
 
 

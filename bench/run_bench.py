@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ GROUP BY c.model ORDER BY cost_usd DESC NULLS LAST
 
 
 def _key(
-    files: list[tuple[str, Path]], n: int, seed: int, fmt: str, period: tuple[str, int] | None = None
+    files: list[tuple[str, Path]], n: int, seed: int, fmt: str, period: tuple[date, int] | None = None
 ) -> dict[str, object]:
     """What a cached input file depends on: its parameters (the period when not the generator's default
     month), the generator source and the polars version."""
@@ -179,13 +179,13 @@ def _key(
         "polars": pl.__version__,
     }
     if period is not None:
-        key["period"] = list(period)
+        key["period"] = [period[0].isoformat(), period[1]]
     return key
 
 
-def next_day() -> tuple[str, int]:
+def next_day() -> tuple[date, int]:
     """The day after the generator's default month: what `--append-day` adds to a store of the month."""
-    return ((generate.START + timedelta(days=generate.DAYS)).date().isoformat(), 1)
+    return (generate.START + timedelta(days=generate.DAYS), 1)
 
 
 def ensure_input(
@@ -195,11 +195,11 @@ def ensure_input(
     fmt: str,
     gz: bool,
     regenerate: bool,
-    period: tuple[str, int] | None = None,
+    period: tuple[date, int] | None = None,
 ) -> list[tuple[str, Path]]:
     """Generate the input file(s) unless an identical set is already in out_dir (the sidecar is written last).
     `period`: (first day, days) instead of the generator's default month."""
-    stem = f"{fmt}_n{n}_s{seed}" + (f"_{period[0]}_d{period[1]}" if period else "")
+    stem = f"{fmt}_n{n}_s{seed}" + (f"_{period[0].isoformat()}_d{period[1]}" if period else "")
     ext = {"openai": ".jsonl", "anthropic": ".jsonl", "csv": ".csv", "mixed": ""}[fmt] + (".gz" if gz else "")
     out = out_dir / (stem + ext)
     files = generate.mixed_paths(out) if fmt == "mixed" else [(fmt, out)]
@@ -214,11 +214,7 @@ def ensure_input(
             pass
     meta.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    if period is None:
-        files = generate.generate(fmt, n, seed, out)
-    else:
-        first = datetime.fromisoformat(period[0]).replace(tzinfo=UTC)
-        files = generate.generate(fmt, n, seed, out, first, period[1])
+    files = generate.generate(fmt, n, seed, out, *(period or ()))
     print(f"generated {', '.join(str(p) for _, p in files)} in {time.perf_counter() - t0:.1f} s")
     meta.write_text(json.dumps(key))
     return files

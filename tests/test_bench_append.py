@@ -24,14 +24,14 @@ def test_a_generated_period_holds_its_calls_and_its_own_ids(tmp_path):
     month, day = tmp_path / "month.jsonl", tmp_path / "day.jsonl"
     generate.write("openai", 3_000, 0, month)
     first = datetime(2026, 3, 31, tzinfo=UTC)
-    generate.write("openai", 600, 1, day, first, 1)
+    generate.write("openai", 600, 1, day, first.date(), 1)
     times = [r["created"] for r in _records(day)]
     # within the day (a repeat may be pushed a second past an original at its end)
     assert min(times) >= first.timestamp()
     assert max(times) <= (first + timedelta(days=1)).timestamp()
     assert max(r["created"] for r in _records(month)) < first.timestamp()  # the month ends before it
     assert not {r["id"] for r in _records(day)} & {r["id"] for r in _records(month)}
-    assert generate.check(day, "openai", first, 1)["records"] == 600
+    assert generate.check(day, "openai", first.date(), 1)["records"] == 600
     with pytest.raises(AssertionError):  # the check knows the period: the day is not in the month
         generate.check(day, "openai")
 
@@ -49,7 +49,8 @@ def test_append_day_times_a_fresh_copy_and_leaves_the_store_as_it_was(
     code = run_bench.main(argv + (["--day-n", str(day_n)] if day_n else []))
     assert code == 0
     out = capsys.readouterr().out
-    figures = dict(re.findall(r"(\w+)=([\d.]+)", out.splitlines()[-1]))
+    # the store's part can come out below zero at this size: two ~1 s runs differ by more than it costs
+    figures = dict(re.findall(r"(\w+)=(-?[\d.]+)", out.splitlines()[-1]))
     assert int(figures["day_n"]) == expected
     assert float(figures["append_wall_s"]) > 0 and float(figures["day_wall_s"]) > 0
     assert float(figures["append_store_s"]) == pytest.approx(
