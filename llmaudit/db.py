@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import duckdb
 import polars as pl
+
+from llmaudit.errors import UsageError
+
+# DuckDB's share of the process: the rest is the blocks in flight and Python itself
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 # `ts` (TIMESTAMPTZ) as a naive TIMESTAMP of its UTC wall-clock time, by integer math: truncating or
 # formatting a TIMESTAMPTZ goes through an ICU calendar call per row (about 8x slower)
@@ -60,6 +66,18 @@ def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType])
 
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def set_memory_limit(con: duckdb.DuckDBPyConnection, chosen: str | None = None) -> bool:
+    """Cap DuckDB's memory on `con` at `chosen`, else LLMAUDIT_MEMORY_LIMIT, else DEFAULT_MEMORY_LIMIT (it
+    spills past it); says whether a limit was chosen rather than defaulted."""
+    chosen = chosen or os.environ.get("LLMAUDIT_MEMORY_LIMIT")
+    limit = chosen or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = {quote_literal(limit)}")
+    except duckdb.Error:
+        raise UsageError(f"LLMAUDIT_MEMORY_LIMIT={limit!r}: use a size such as 512MB or 2GB") from None
+    return bool(chosen)
 
 
 def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:

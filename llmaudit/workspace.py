@@ -10,7 +10,6 @@ later stage reads `calls` (or a view over it) without copying it out.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from llmaudit.db import connect, quote_identifier, quote_literal
+from llmaudit.db import DEFAULT_MEMORY_LIMIT, connect, quote_identifier, quote_literal, set_memory_limit
 from llmaudit.errors import InputError, UsageError
 from llmaudit.schema import CALL_SCHEMA, conform
 
@@ -32,12 +31,11 @@ _TEXTS = ", ".join(TEXT_COLUMNS)
 # and half the bytes (200k calls: 0.24 vs 0.30 CPU-s, 9 vs 20 MB), and scans as fast; the spool is read
 # only by DuckDB, so v2's newer encodings cost no compatibility (exports stay v1)
 SPOOL_FORMAT = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION v2"
-# DuckDB's share of the process: the rest is the blocks in flight and Python itself
-DEFAULT_MEMORY_LIMIT = "512MB"
-# ... and its default share for analyze's collapse, summary and duplicates (`summary_share`): they spill
-# past it at no measured cost (10M calls: the same 7.4-7.6 s, 20M: 15.2 vs 14.5 s), where with 512MB they
-# grew the process past the ingest's peak (~480 MiB at any size) to 739 MiB at 10M calls; sorts for exports
-# are not so lucky (a 1M-call Parquet export: 23.6 s at 256MB, 10.3 s at 512MB) and keep the full share
+# DuckDB's default share for analyze's collapse, summary and duplicates (`summary_share`; the rest runs
+# at `db.DEFAULT_MEMORY_LIMIT`): they spill past it at no measured cost (10M calls: the same 7.4-7.6 s,
+# 20M: 15.2 vs 14.5 s), where with 512MB they grew the process past the ingest's peak (~480 MiB at any
+# size) to 739 MiB at 10M calls; sorts for exports are not so lucky (a 1M-call Parquet export: 23.6 s at
+# 256MB, 10.3 s at 512MB) and keep the full share
 SUMMARY_MEMORY_LIMIT = "256MB"
 # what a chunk's guard raises when a column left out as null is not (see `add_chunk`)
 _NOT_NULL = "llmaudit: a column left out of the spool as null is not null in this chunk"
@@ -79,16 +77,12 @@ class Workspace:
                 "point TMPDIR at a writable folder"
             ) from None
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
-        chosen = memory_limit or os.environ.get("LLMAUDIT_MEMORY_LIMIT")
-        self._chosen = bool(chosen)  # else the default, which `summary_share` cuts and gives back
-        limit = chosen or DEFAULT_MEMORY_LIMIT
-        spill = quote_literal(str(Path(self.directory) / "spill"))
-        try:
-            self.con.execute(f"SET memory_limit = {quote_literal(limit)}")
-        except duckdb.Error:
+        try:  # `_chosen`: else the default, which `summary_share` cuts and gives back
+            self._chosen = set_memory_limit(self.con, memory_limit)
+        except UsageError:
             self.close()
-            raise UsageError(f"LLMAUDIT_MEMORY_LIMIT={limit!r}: use a size such as 512MB or 2GB") from None
-        self.con.execute(f"SET temp_directory = {spill}")
+            raise
+        self.con.execute(f"SET temp_directory = {quote_literal(str(Path(self.directory) / 'spill'))}")
         self.con.execute("SET preserve_insertion_order = false")
         self.spool = Path(self.directory) / "calls"
         self.spool.mkdir()

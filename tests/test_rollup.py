@@ -241,13 +241,18 @@ def _cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_store_info_and_refresh_commands(tmp_path):
+def test_store_info_and_refresh_commands(tmp_path, monkeypatch):
     store = HistoryStore(tmp_path / "h.duckdb")
     _append(store, _mixed_logs(tmp_path / "logs", n=1200))
     _drop_rollup(store)
     info = json.loads(_cli("store", "info", "--db", str(store.path), "-f", "json").stdout)
     assert info["calls"] == store.count() and info["rollup"] is None
     assert not info["serves"]["used"] and "no rollup yet" in info["serves"]["why_not"]
+    # the refresh runs within DuckDB's share, as analyze does (unbounded, a rebuild of 10M calls took 1.5 GiB)
+    monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "lots")
+    refused = _cli("store", "refresh", "--db", str(store.path))
+    assert refused.exit_code == 2 and "LLMAUDIT_MEMORY_LIMIT='lots'" in refused.stderr
+    monkeypatch.delenv("LLMAUDIT_MEMORY_LIMIT")
     done = _cli("store", "refresh", "--db", str(store.path))
     assert done.exit_code == 0 and f"built from all {store.count():,} calls" in done.stderr
     info = json.loads(_cli("store", "info", "--db", str(store.path), "-f", "json").stdout)

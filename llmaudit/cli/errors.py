@@ -35,7 +35,7 @@ def _resource_problem(exc: Exception) -> str | None:
     """Running out of memory or disk is the machine's limit, not a bug: say which knob to turn."""
     name = type(exc).__name__
     if name == "OutOfMemoryException":  # duckdb's, matched by name: importing duckdb here slows --help
-        from llmaudit.workspace import DEFAULT_MEMORY_LIMIT  # duckdb is loaded by now
+        from llmaudit.db import DEFAULT_MEMORY_LIMIT  # duckdb is loaded by now
 
         first = str(exc).splitlines()[0]
         return (
