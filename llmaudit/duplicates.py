@@ -23,7 +23,7 @@ import duckdb
 from llmaudit.catalog import Catalog
 from llmaudit.db import memory_limit_bytes
 from llmaudit.money import ZERO
-from llmaudit.pricing import quantity_cost_sql, usage_sql
+from llmaudit.pricing import PRICING_INPUTS, quantity_cost_sql, usage_sql
 
 WINDOW_HOURS = 24
 TOP_GROUPS = 10
@@ -35,6 +35,9 @@ BYTES_PER_REPEAT = 200
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment is not None else None
 
+
+# the call columns a repeat is priced and reported from: a store keeps them beside its marks (`rollup.MARKS`)
+REPEAT_COLUMNS = (*PRICING_INPUTS, "feature")
 
 # the calls a response cache could have answered: successful calls (a cache serves answers, not errors)
 CACHEABLE = "row_kind = 'call' AND status = 'ok'"
@@ -48,6 +51,20 @@ def _inner_edges(con: duckdb.DuckDBPyConnection, repeats: str, slices: int) -> l
     fractions = ", ".join(str(i / slices) for i in range(1, slices))
     cuts = con.execute(f"SELECT approx_quantile(_key, [{fractions}]) FROM {repeats}").fetchone()[0]
     return sorted(set(cuts))
+
+
+def _join_slices(con: duckdb.DuckDBPyConnection, repeats: str) -> list[tuple[int, int] | None]:
+    """The ranges of `_key` in which the repeats are joined back to their calls, one at a time: a slice's
+    repeats fit in DuckDB's memory as the join's build side, where all of them would spill the calls they
+    probe with (20M calls, 5M repeats, 256MB: 14.9 s in one join, 3.7 s in four slices; the same 3.3 s at
+    512MB), and no more slices than that: each scans the calls again (a store's 10M: 1.4 s in 3 slices,
+    1.1 in 1)."""
+    low, high, count = con.execute(f"SELECT min(_key), max(_key), count(*) FROM {repeats}").fetchone()
+    if not count:
+        return []
+    per_slice = max(1, memory_limit_bytes(con) // BYTES_PER_REPEAT)
+    edges = [low, *_inner_edges(con, repeats, max(1, -(-count // per_slice))), high + 1]
+    return list(itertools.pairwise(edges))
 
 
 def repeats_sql(calls: str, order: str = "_seq", among: str | None = None) -> str:
@@ -85,38 +102,35 @@ def exact_duplicates(
     """The `duplicates` section of a report from relation `calls` (calls, with the catalog registered for
     them by `pricing`) and `rates` (`pricing.rates_sql`). `order` is a column unique per call that breaks
     ties between calls of the same second (`_seq`: read order in a workspace, row position in the store).
-    `repeats`: the repeats of `calls` as `repeats_sql` gives them, when they are kept already (a store's
-    `rollup.MARKS`); `judged`: a SELECT of (cacheable calls with a request, without one), when known.
+    `repeats`: the repeats of `calls` as `repeats_sql` gives them plus their `REPEAT_COLUMNS`, when they are
+    kept already (a store's `rollup.MARKS`): priced as they are; `judged`: a SELECT of (cacheable calls
+    with a request, without one), when known.
 
     Narrow and spill-friendly at any size: one window over (key, time) marks every repeat (see
     `repeats_sql`), and only the repeats are priced, into a temp table (temp tables spill to disk; a CTE
     read twice is held in memory)."""
-    hours = int(window_hours)
-    if repeats is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_repeats AS {repeats_sql(calls, order)}")
-        repeats = "_dup_repeats"
+    # microseconds, not TIMESTAMPTZ subtraction (an ICU calendar call per row: 4x the whole join)
+    within = f"coalesce(epoch_us(c.ts) - epoch_us(c._prev) <= {int(window_hours) * 3_600_000_000}, false)"
     judged = (
         judged
         or f"""
           SELECT count(prompt_hash) AS with_request, count(*) - count(prompt_hash) AS without_request
           FROM {calls} WHERE {CACHEABLE}"""
     )
-    # the repeats are joined back to their calls a slice of `order` at a time: a slice's repeats fit in
-    # DuckDB's memory as the join's build side, where all of them would spill the calls they probe with
-    # (20M calls, 5M repeats, 256MB: 14.9 s in one join, 3.7 s in four slices; the same 3.3 s at 512MB),
-    # and no more slices than that: each scans the calls again (a store's 10M: 1.4 s in 3 slices, 1.1 in 1)
-    low, high, count = con.execute(f"SELECT min(_key), max(_key), count(*) FROM {repeats}").fetchone()
-    per_slice = max(1, memory_limit_bytes(con) // BYTES_PER_REPEAT)
-    slices = max(1, -(-count // per_slice))
-    edges = [low, *_inner_edges(con, repeats, slices), high + 1] if count else []
-    con.execute(f"""
-        CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
-        SELECT c.*, r._n, r._prev,
-               -- microseconds, not TIMESTAMPTZ subtraction (an ICU calendar call per row: 4x the whole join)
-               coalesce(epoch_us(c.ts) - epoch_us(r._prev) <= {hours * 3_600_000_000}, false) AS _within
-        FROM {calls} c JOIN {repeats} r ON r._key = c.{order}
-        WHERE c.{order} >= getvariable('_dup_from') AND c.{order} < getvariable('_dup_to')
-          AND r._key >= getvariable('_dup_from') AND r._key < getvariable('_dup_to')""")
+    slices: list[tuple[int, int] | None] = [None]  # a whole relation of repeats with their columns
+    if repeats is not None:  # kept with the columns they are priced from: no join back to the calls
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS SELECT *, {within} AS _within FROM {repeats} c"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_repeats AS {repeats_sql(calls, order)}")
+        slices = _join_slices(con, "_dup_repeats")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW _dup_repeat_calls AS
+            SELECT *, {within} AS _within FROM (
+              SELECT c.*, r._n, r._prev FROM {calls} c JOIN _dup_repeats r ON r._key = c.{order}
+              WHERE c.{order} >= getvariable('_dup_from') AND c.{order} < getvariable('_dup_to')
+                AND r._key >= getvariable('_dup_from') AND r._key < getvariable('_dup_to')) c""")
     usage = usage_sql(con, "_dup_repeat_calls", catalog, catalog_registered=True)
     # each repeat's exact cost (its quantities x its price's rates), one narrow row per repeat
     costed = f"""
@@ -125,9 +139,10 @@ def exact_duplicates(
         FROM ({usage}) u LEFT JOIN {rates} r
           ON r._pid = u._pid AND r.price_region IS NOT DISTINCT FROM u.price_region"""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_costed AS {costed} LIMIT 0")
-    for start, end in itertools.pairwise(edges):
-        con.execute(f"SET VARIABLE _dup_from = {int(start)}")
-        con.execute(f"SET VARIABLE _dup_to = {int(end)}")
+    for bounds in slices:
+        if bounds is not None:
+            con.execute(f"SET VARIABLE _dup_from = {int(bounds[0])}")
+            con.execute(f"SET VARIABLE _dup_to = {int(bounds[1])}")
         con.execute(f"INSERT INTO _dup_costed {costed}")
     query = f"""
         WITH top_groups AS (

@@ -93,6 +93,14 @@ USAGE_COLUMNS = (
     "output_tokens",
 )
 
+# every call column pricing reads (`usage_sql` binds over a relation of just these): what a store keeps
+# beside each repeat so the repeats are priced without the calls (`rollup.MARKS`)
+PRICING_INPUTS = (
+    "provider", "model_raw", "model", "is_batch", "service_tier", "region", "row_kind", "status",
+    "ts", "request_count", "cost_reported", "input_total_tokens", *USAGE_COLUMNS, "input_audio_tokens",
+    "input_image_tokens", "output_audio_tokens", "web_search_requests", "cache_storage_token_hours",
+)  # fmt: skip
+
 
 _MODE_SQL = (
     "CASE WHEN coalesce(c.is_batch, false) THEN 'batch' ELSE CASE lower(trim(c.service_tier)) "

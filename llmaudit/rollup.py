@@ -6,7 +6,9 @@ tier, whether it has usage) and each cost is linear in its token counts. `ROLLUP
 calls sharing those facts and the report's keys, with the sums the summary reads; the same pricing join then
 prices each group once (`pricing.rolled_up_usage_sql`) and the totals are the per-call ones to the last
 decimal. Exact duplicates need order, not sums: `MARKS` keeps each repeat's rank in its group and the time
-of the copy before it, recomputed on append only for the groups the new calls join.
+of the copy before it, recomputed on append only for the groups the new calls join, and the call columns
+the repeat is priced from (`duplicates.REPEAT_COLUMNS`), so a re-analysis prices the repeats without
+joining them back to every stored call (10M calls, 2.5M repeats: 0.55 s instead of 1.2-1.5).
 
 The day and the facts are catalog independent; tier thresholds and time-of-day windows are not, so the
 rollup cuts calls at the boundaries of the catalogs it has seen (`Bounds`) and serves a catalog only when its
@@ -24,7 +26,8 @@ import duckdb
 import polars as pl
 
 from llmaudit.catalog import Catalog
-from llmaudit.duplicates import CACHEABLE, repeats_sql
+from llmaudit.db import quote_identifier
+from llmaudit.duplicates import CACHEABLE, REPEAT_COLUMNS, repeats_sql
 from llmaudit.pricing import (
     BILLED_QUANTITIES,
     HAS_USAGE_SQL,
@@ -36,7 +39,9 @@ from llmaudit.pricing import (
 )
 from llmaudit.summarize import PER_CALL_COUNTS
 
-SCHEME = 1  # bump when the rollup's columns or meaning change: stores then rebuild on their next append
+# bump when the rollup's columns or meaning change: stores then rebuild on their next append (2: the marks
+# carry the repeats' columns)
+SCHEME = 2
 ROLLUP, MARKS, META = "rollup", "repeat_marks", "rollup_meta"
 
 # calls of one group agree on these (the facts pricing reads, the report keys); named as the calls' columns
@@ -189,17 +194,10 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
     else:
         new_calls = f"(SELECT * FROM {db}.calls WHERE rowid >= {int(first_new)})"
         con.execute(f"INSERT INTO {db}.{ROLLUP} {_rollup_select(new_calls, bounds)}")
-    calls = f"(SELECT *, rowid AS _seq FROM {db}.calls)"
     if rebuild_marks:
-        con.execute(f"CREATE OR REPLACE TABLE {db}.{MARKS} AS {repeats_sql(calls)}")
-    else:  # only the groups the new calls join can change: each is ranked again from all its calls
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _touched AS
-            SELECT DISTINCT prompt_hash FROM {db}.calls
-            WHERE rowid >= {int(first_new)} AND {CACHEABLE} AND prompt_hash IS NOT NULL""")
-        con.execute(f"DELETE FROM {db}.{MARKS} WHERE prompt_hash IN (SELECT prompt_hash FROM _touched)")
-        con.execute(f"INSERT INTO {db}.{MARKS} {repeats_sql(calls, among='_touched')}")
-        con.execute("DROP TABLE _touched")
+        _rebuild_marks(con, db)
+    else:
+        _update_marks(con, db, first_new)
     con.execute(
         f"CREATE OR REPLACE TABLE {db}.{META} AS SELECT ? AS scheme, ? AS rows, "
         "?::BIGINT[] AS tier_bounds, ?::BIGINT[] AS minute_bounds",
@@ -210,6 +208,48 @@ def refresh(con: duckdb.DuckDBPyConnection, db: str, first_new: int, catalog: Ca
     if rebuild_rollup:
         return f"cut again at the catalog's boundaries ({rows:,} calls)"
     return f"{rows - first_new:,} calls added"
+
+
+def _with_columns(db: str, ranked: str, lowest: int = 0) -> str:
+    """The repeats of relation `ranked` (`repeats_sql`'s columns) with their calls' `REPEAT_COLUMNS`, read
+    from the store's calls from row `lowest` on (appended calls come last: a day's marks read the day)."""
+    columns = ", ".join(f"c.{quote_identifier(name)}" for name in REPEAT_COLUMNS)
+    return f"""
+        SELECT r._key, r.prompt_hash, r._n, r._prev, {columns}
+        FROM {ranked} r JOIN (SELECT *, rowid AS _row FROM {db}.calls WHERE rowid >= {lowest}) c
+          ON c._row = r._key"""
+
+
+def _rebuild_marks(con: duckdb.DuckDBPyConnection, db: str) -> None:
+    """Rank every stored call: the repeats, with the columns they are priced from (see `MARKS`)."""
+    calls = f"(SELECT *, rowid AS _seq FROM {db}.calls)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ranked AS {repeats_sql(calls)}")
+    con.execute(f"CREATE OR REPLACE TABLE {db}.{MARKS} AS {_with_columns(db, '_ranked')}")
+    con.execute("DROP TABLE _ranked")
+
+
+def _update_marks(con: duckdb.DuckDBPyConnection, db: str, first_new: int) -> None:
+    """Rank again the groups the calls from row `first_new` on join (no other group can change), from all
+    their calls. Marks ranked the same stay as they are; the others go, and the new marks read their
+    columns from the calls, from the first of them on: the new calls, unless older calls were ranked
+    again (a backfill)."""
+    calls = f"(SELECT *, rowid AS _seq FROM {db}.calls)"
+    marks = f"{db}.{MARKS}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _touched AS
+        SELECT DISTINCT prompt_hash FROM {db}.calls
+        WHERE rowid >= {int(first_new)} AND {CACHEABLE} AND prompt_hash IS NOT NULL""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ranked AS {repeats_sql(calls, among='_touched')}")
+    con.execute(f"""
+        DELETE FROM {marks} m WHERE prompt_hash IN (SELECT prompt_hash FROM _touched) AND NOT EXISTS (
+          SELECT 1 FROM _ranked r WHERE r._key = m._key AND r._n = m._n AND r._prev IS NOT DISTINCT FROM m._prev)""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _fresh AS SELECT * FROM _ranked ANTI JOIN (
+          SELECT _key FROM {marks} WHERE prompt_hash IN (SELECT prompt_hash FROM _touched)) USING (_key)""")
+    lowest = con.execute("SELECT min(_key) FROM _fresh").fetchone()[0]
+    if lowest is not None:
+        con.execute(f"INSERT INTO {marks} BY NAME {_with_columns(db, '_fresh', int(lowest))}")
+    con.execute("DROP TABLE _touched; DROP TABLE _ranked; DROP TABLE _fresh")
 
 
 def serves(

@@ -16,7 +16,7 @@ from llmaudit import rollup
 from llmaudit.analysis import analyze, analyze_history
 from llmaudit.catalog import load_catalog
 from llmaudit.cli import app
-from llmaudit.duplicates import repeats_sql
+from llmaudit.duplicates import REPEAT_COLUMNS, repeats_sql
 from llmaudit.pricediff import diff_relation
 from llmaudit.report.jsonout import render_json
 from llmaudit.store import HistoryStore
@@ -63,11 +63,16 @@ def _assert_same_report(store: HistoryStore, **options) -> dict:
 
 
 def _marks(store: HistoryStore) -> tuple[list, list]:
-    """The stored repeat marks, and the repeats ranked again from every stored call."""
+    """The stored repeat marks with the columns they carry, and the repeats ranked again from every stored
+    call with those columns read from the calls."""
+    columns = ", ".join(REPEAT_COLUMNS)
     with duckdb.connect(str(store.path), read_only=True) as con:
-        kept = con.execute(f"SELECT _key, prompt_hash, _n, _prev FROM {rollup.MARKS} ORDER BY 1").fetchall()
+        kept = con.execute(f"SELECT _key, prompt_hash, _n, _prev, {columns} FROM {rollup.MARKS} ORDER BY 1")
+        kept = kept.fetchall()
         calls = "(SELECT *, rowid AS _seq FROM calls)"
-        fresh = con.execute(f"SELECT * FROM ({repeats_sql(calls)}) ORDER BY 1").fetchall()
+        fresh = con.execute(f"""
+            SELECT r.*, {", ".join(f"c.{name}" for name in REPEAT_COLUMNS)}
+            FROM ({repeats_sql(calls)}) r JOIN {calls} c ON c._seq = r._key ORDER BY 1""").fetchall()
     return kept, fresh
 
 
@@ -248,7 +253,7 @@ def test_store_info_and_refresh_commands(tmp_path, monkeypatch):
     info = json.loads(_cli("store", "info", "--db", str(store.path), "-f", "json").stdout)
     assert info["calls"] == store.count() and info["rollup"] is None
     assert not info["serves"]["used"] and "no rollup yet" in info["serves"]["why_not"]
-    # the refresh runs within DuckDB's share, as analyze does (unbounded, a rebuild of 10M calls took 1.5 GiB)
+    # the refresh runs within DuckDB's share, as analyze does (unbounded, a rebuild for 10M calls took 1.45 GiB)
     monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "lots")
     refused = _cli("store", "refresh", "--db", str(store.path))
     assert refused.exit_code == 2 and "LLMAUDIT_MEMORY_LIMIT='lots'" in refused.stderr
