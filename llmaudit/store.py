@@ -117,9 +117,8 @@ class HistoryStore:
         or cut it again at `catalog`'s boundaries (tier thresholds, time windows) so re-analyses with that
         catalog use it. Says what it did."""
         with self._connect(create=False) as con:
-            set_memory_limit(
-                con
-            )  # as analyze's (rebuilding the rollup of 10M calls: 690 MiB; unbounded, 1.45 GiB)
+            # as analyze's share (rebuilding the rollup of 10M calls: 690 MiB; unbounded, 1.45 GiB)
+            set_memory_limit(con)
             try:
                 con.execute("BEGIN TRANSACTION")
                 rows = con.execute("SELECT count(*) FROM calls").fetchall()[0][0]
