@@ -117,7 +117,7 @@ class HistoryStore:
         or cut it again at `catalog`'s boundaries (tier thresholds, time windows) so re-analyses with that
         catalog use it. Says what it did."""
         with self._connect(create=False) as con:
-            # as analyze's share (rebuilding the rollup of 10M calls: 690 MiB; unbounded, 1.45 GiB)
+            # as analyze's share (rebuilding the rollup of 10M calls: 674 MiB; unbounded, 1.45 GiB)
             set_memory_limit(con)
             try:
                 con.execute("BEGIN TRANSACTION")
