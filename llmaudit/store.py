@@ -77,7 +77,7 @@ class HistoryStore:
         try:
             con.execute("BEGIN TRANSACTION")
             con.execute(f"CREATE TABLE IF NOT EXISTS history_store.calls AS SELECT * FROM {incoming} LIMIT 0")
-            self._add_missing_columns(con, incoming)
+            self._add_missing_columns(con, incoming, "history_store.calls")
             before = con.execute("SELECT count(*) FROM history_store.calls").fetchone()[0]
             # only stored calls of the incoming period can collide: appending a day scans about that day
             period = (
@@ -121,6 +121,8 @@ class HistoryStore:
             set_memory_limit(con)
             try:
                 con.execute("BEGIN TRANSACTION")
+                # a store of an older llmaudit: the rollup reads columns it may not have yet
+                self._add_missing_columns(con, f"(SELECT {conform_sql(con, CALL_SCHEMA, set())})", "calls")
                 rows = con.execute("SELECT count(*) FROM calls").fetchall()[0][0]
                 done = rollup.refresh(con, self._name(con), rows, catalog or load_catalog())
                 con.execute("COMMIT")
@@ -188,13 +190,14 @@ class HistoryStore:
         )
 
     @staticmethod
-    def _add_missing_columns(con: duckdb.DuckDBPyConnection, incoming: str) -> None:
-        """A store written by an older llmaudit gains the new CALL_SCHEMA columns (as nulls)."""
-        present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
+    def _add_missing_columns(con: duckdb.DuckDBPyConnection, incoming: str, table: str) -> None:
+        """A store's `table` of calls written by an older llmaudit gains the columns of relation `incoming`
+        it lacks (new CALL_SCHEMA columns), as nulls."""
+        present = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
         wanted = con.execute(f"DESCRIBE SELECT * FROM {incoming}").fetchall()
         for name, dtype, *_ in wanted:
             if name not in present:
-                con.execute(f"ALTER TABLE history_store.calls ADD COLUMN {quote_identifier(name)} {dtype}")
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(name)} {dtype}")
 
     def count(self) -> int:
         with self._connect(create=False, read_only=True) as con:

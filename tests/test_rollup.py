@@ -327,3 +327,18 @@ def test_calls_on_every_price_boundary_are_priced_as_per_call(tmp_path, catalog)
     assert said["used"] and data == _report(store, False, catalog=catalog)[0]
     assert {t["name"] for t in data["tiers"]} >= {"base", ">200000"}
     assert data["coverage"]["calls_without_timestamp"] == 2 and data["duplicates"]["repeat_calls"] == 2
+
+
+def test_a_store_of_an_older_schema_is_refreshed_and_read_as_a_current_one(tmp_path):
+    """A store written before some CALL_SCHEMA columns existed: refresh builds its rollup (the columns
+    pricing reads are added as nulls), and the re-analysis is the per-call one."""
+    store = HistoryStore(tmp_path / "h.duckdb")
+    _append(store, _mixed_logs(tmp_path / "logs", n=1200))
+    _drop_rollup(store)
+    with duckdb.connect(str(store.path)) as con:
+        con.execute("ALTER TABLE calls DROP COLUMN cache_storage_token_hours")
+        con.execute("ALTER TABLE calls DROP COLUMN feature")
+    done = _cli("store", "refresh", "--db", str(store.path))
+    assert done.exit_code == 0 and "built from all" in done.stderr, done.stderr
+    said = _assert_same_report(store)
+    assert said["used"] and said["repeats_from_marks"]
