@@ -11,6 +11,9 @@ from llmaudit.db import UTC_WALL_CLOCK, conform_sql, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.schema import CALL_SCHEMA
 
+# the column read_parquet names each row's file with (one no calls table has)
+_FILE = "_llmaudit_file"
+
 
 def is_parquet_source(path: str | Path) -> bool:
     """A .parquet file, a directory holding .parquet files, or a remote URL/glob ending in .parquet."""
@@ -51,10 +54,22 @@ def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: st
     return written
 
 
-def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
+def is_remote(path: str | Path) -> bool:
+    """Object storage or HTTP (read through DuckDB's httpfs), where each scan costs a download."""
+    return "://" in str(path)
+
+
+def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path, table_no: int = 0) -> str:
     """A SELECT of the CALL_SCHEMA columns of Parquet written by `export` (or any tool using the same
-    column names); checked to be a calls table, never read into Python."""
-    source = f"read_parquet({quote_literal(_glob(path))}, hive_partitioning = true, union_by_name = true)"
+    column names), and `_seq`: the row's position (file by file in name order, then row by row; files
+    counted from their footers) above `table_no` << 44, a unique key numbered in parallel where
+    `row_number()` would read every row on one thread. Checked to be a calls table, never read into
+    Python."""
+    glob = quote_literal(_glob(path))
+    source = (
+        f"read_parquet({glob}, hive_partitioning = true, union_by_name = true, "
+        f"file_row_number = true, filename = '{_FILE}')"
+    )
     try:
         present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     except duckdb.Error as exc:
@@ -62,4 +77,11 @@ def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
     missing = [c for c in ("record_id", "model_raw") if c not in present]
     if missing:
         raise InputError(f"{path}: not a calls table (missing {', '.join(missing)})")
-    return f"SELECT {conform_sql(con, CALL_SCHEMA, set(present))} FROM {source}"
+    # each file's first row: the rows of the files before it (name order, as the glob lists them)
+    offsets = f"""
+        SELECT file_name, (sum(num_rows) OVER (ORDER BY file_name) - num_rows)::BIGINT AS _first
+        FROM parquet_file_metadata({glob})"""
+    return f"""
+        SELECT {conform_sql(con, CALL_SCHEMA, set(present))},
+               ({int(table_no)}::BIGINT << 44) + o._first + s.file_row_number AS _seq
+        FROM {source} s JOIN ({offsets}) o ON o.file_name = s.{_FILE}"""

@@ -172,20 +172,18 @@ class Workspace:
         ).fetchone()[0]
 
     def add_relation(self, select_sql: str) -> int:
-        """Append calls from a SELECT giving CALL_SCHEMA columns by name (Parquet calls tables), spooled
-        by DuckDB itself."""
+        """Append calls from a SELECT giving CALL_SCHEMA columns by name and `_seq`, a unique key below
+        2**44 (Parquet calls tables: `parquet_io.parquet_calls_sql`), spooled by DuckDB itself, in
+        parallel."""
         target = quote_literal(str(self._next_file()))
         return self.con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT * EXCLUDE ({_TEXTS}), 'call' AS _kind, NULL::VARCHAR AS _reason, "
-            f"({self._files - 1}::BIGINT << 44) + row_number() OVER () AS _seq FROM ({select_sql})) "
+            f"COPY (SELECT * EXCLUDE ({_TEXTS}, _seq), 'call' AS _kind, NULL::VARCHAR AS _reason, "
+            f"({self._files - 1}::BIGINT << 44) + _seq AS _seq FROM ({select_sql})) "
             f"TO {target} ({SPOOL_FORMAT})"
         ).fetchone()[0]
 
     def seal(self) -> None:
-        """Point `calls`, `rejects` and `skipped` at the spool, logged model ids normalized once per
-        distinct id (`model_ids`)."""
-        from llmaudit.ingest.normalize import model_lookup  # the readers load only when logs are read
-
+        """Point `calls`, `rejects` and `skipped` at the spool."""
         if self._sealed:
             return
         self._sealed = True
@@ -194,8 +192,24 @@ class Workspace:
         con.execute(
             f"CREATE OR REPLACE VIEW spool AS SELECT * FROM read_parquet({spool}, union_by_name = true)"
         )
+        self._calls_view("spool", "s._kind = 'call'")
+        for view, kind in (("rejects", "reject"), ("skipped", "skip")):
+            con.execute(f"""
+                CREATE OR REPLACE VIEW {view} AS
+                SELECT source_file AS file, source_line AS line, _reason AS reason, source_format AS format
+                FROM spool WHERE _kind = '{kind}'""")
+        self.rows = self.count("calls")
+
+    def _calls_view(self, source: str, condition: str = "TRUE") -> None:
+        """`calls` over the rows of relation `source` (CALL_SCHEMA columns and `_seq`, as `s`) that meet
+        `condition`, the texts left out and logged model ids normalized once per distinct id
+        (`model_ids`) where a row has no model."""
+        from llmaudit.ingest.normalize import model_lookup  # the readers load only when logs are read
+
+        con = self.con
         models = [
-            r[0] for r in con.execute("SELECT DISTINCT model_raw FROM spool WHERE _kind = 'call'").fetchall()
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT model_raw FROM {source} s WHERE {condition}").fetchall()
         ]
         con.register("_model_ids", model_lookup(models))
         con.execute("CREATE OR REPLACE TABLE model_ids AS SELECT * FROM _model_ids")
@@ -210,19 +224,17 @@ class Workspace:
         )
         con.execute(f"""
             CREATE OR REPLACE VIEW calls AS
-            SELECT {columns}, s._seq FROM spool s LEFT JOIN model_ids m ON m.model_raw = s.model_raw
-            WHERE s._kind = 'call'""")
-        for view, kind in (("rejects", "reject"), ("skipped", "skip")):
-            con.execute(f"""
-                CREATE OR REPLACE VIEW {view} AS
-                SELECT source_file AS file, source_line AS line, _reason AS reason, source_format AS format
-                FROM spool WHERE _kind = '{kind}'""")
-        self.rows = self.count("calls")
+            SELECT {columns}, s._seq FROM {source} s LEFT JOIN model_ids m ON m.model_raw = s.model_raw
+            WHERE {condition}""")
 
-    def use_relation(self, select_sql: str) -> None:
-        """Make `calls` a view over a SELECT giving CALL_SCHEMA columns and a unique `_seq` (an attached
-        history store: `HistoryStore.select_sql`), so it is scanned in place instead of copied."""
-        self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM ({select_sql})")
+    def use_relation(self, select_sql: str, *, normalize_models: bool = False) -> None:
+        """Make `calls` a view over a SELECT giving CALL_SCHEMA columns and a unique `_seq`, so it is
+        scanned in place instead of copied: an attached history store (`HistoryStore.select_sql`), or
+        Parquet calls tables on local disk (`normalize_models`: their model ids as spooled logs' are)."""
+        if normalize_models:
+            self._calls_view(f"({select_sql})")
+        else:
+            self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM ({select_sql})")
         self.rows = self.count("calls")
 
     def count(self, relation: str) -> int:

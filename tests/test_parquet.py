@@ -7,10 +7,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-from conftest import TEST_CATALOG, write
+from conftest import TEST_CATALOG, bench_generator, write
 from typer.testing import CliRunner
 
+from llmaudit import parquet_io
+from llmaudit.analysis import analyze
 from llmaudit.cli import app
+from llmaudit.report.jsonout import render_json
 
 runner = CliRunner()
 LINE = (
@@ -68,3 +71,55 @@ def test_parquet_that_is_not_a_calls_table_is_an_input_error(tmp_path):
         con.execute(f"COPY (SELECT 1 AS x) TO '{other}' (FORMAT parquet)")
     result = runner.invoke(app, ["analyze", str(other), "--no-store"])
     assert result.exit_code == 3 and "not a calls table" in result.stderr
+
+
+def _report(paths: list[Path]) -> dict:
+    """The analyze report of `paths` (bundled catalog), without what names the inputs."""
+    report = analyze(paths)
+    data = json.loads(render_json(report.schema, report.data))
+    data["coverage"].pop("formats")
+    data["coverage"].pop("files", None)
+    return data
+
+
+def _export(logs: list[Path], out: Path) -> Path:
+    result = runner.invoke(app, ["export", *map(str, logs), "--parquet", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_exports_read_in_place_give_the_copied_and_the_logs_report(tmp_path, monkeypatch):
+    """Local exports are scanned in place (no copy into the workspace); read by copy (as from object
+    storage) and from the logs they came from, the report is the same: summary, cache, tiers, duplicates."""
+    logs = [p for _, p in bench_generator().generate("mixed", 2400, 5, tmp_path / "g")]
+    # two months (one file per month partition) and a second table: row keys across files and tables
+    early, late = [p for p in logs if p.suffix != ".csv"], [p for p in logs if p.suffix == ".csv"]
+    tables = [_export(early, tmp_path / "pq1"), _export(late, tmp_path / "pq2")]
+    in_place = _report(tables)
+    assert not any(analyze(tables).workspace.spool.iterdir())  # nothing copied
+    monkeypatch.setattr(parquet_io, "is_remote", lambda path: True)
+    copied = _report(tables)
+    assert in_place == copied
+    from_logs = _report(logs)
+    for section in ("totals", "by_model", "by_day", "by_feature", "cache", "tiers", "modes", "duplicates"):
+        assert in_place[section] == from_logs[section], section
+    assert in_place["duplicates"]["repeat_calls"] > 100 and in_place["coverage"]["calls"] == 2400
+
+
+def test_row_keys_of_parquet_calls_are_their_positions_file_by_file(tmp_path):
+    out = _export([_logs(tmp_path)], tmp_path / "pq")  # two month partitions: two files
+    with duckdb.connect() as con:
+        select = parquet_io.parquet_calls_sql(con, out, table_no=3)
+        keys = con.execute(
+            f"SELECT _seq - (3::BIGINT << 44), record_id FROM ({select}) ORDER BY 1"
+        ).fetchall()
+        # the files in name order (month=2026-01 first), the rows of each in the order it holds them
+        files = sorted(str(path) for path in out.rglob("*.parquet"))
+        held = [
+            record
+            for file in files
+            for (record,) in con.execute(
+                f"SELECT record_id FROM read_parquet('{file}', file_row_number = true) ORDER BY file_row_number"
+            ).fetchall()
+        ]
+    assert keys == list(enumerate(held)) and len(files) == 2
