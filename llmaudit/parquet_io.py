@@ -3,6 +3,8 @@ and a source `analyze` can read back instead of raw logs."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -33,22 +35,42 @@ def _glob(path: str | Path) -> str:
 
 def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path) -> int:
     """Write the calls of a relation in `con` (a workspace's priced view) partitioned by UTC month (calls
-    without a timestamp go to month=unknown). DuckDB writes them directly, in parallel and spilling to
-    disk, never through Python. Columns starting with _ are internal and left out."""
+    without a timestamp go to month=unknown), one new file per month (`calls_<uuid>.parquet`: files already
+    in `directory` stay). DuckDB writes them directly, in parallel and spilling to disk, never through
+    Python. Columns starting with _ are internal and left out.
+
+    A month at a time, each a plain COPY of the calls of a time range, which the calls' zone maps (store)
+    or row-group statistics (spool) confine to that month's rows: DuckDB's own PARTITION_BY had to flush
+    every open partition each 20,000 rows to stay in memory, writing small row groups, and took twice as
+    long (10M calls: 31.3 s against 16.5 s)."""
     directory = Path(directory)
     internal = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall() if r[0].startswith("_")]
     exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
+    written = 0
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        # each open partition buffers this many rows per thread: the default (524,288 wide rows) alone
-        # overruns a workspace's memory limit
-        con.execute("SET partitioned_write_flush_threshold = 20000")
-        month = f"coalesce(strftime({UTC_WALL_CLOCK}, '%Y-%m'), 'unknown')"
-        written = con.execute(  # COPY answers with the number of rows it wrote
-            f"COPY (SELECT *{exclude}, {month} AS month FROM {relation}) "
-            f"TO {quote_literal(str(directory))} "
-            "(FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'calls_{uuid}')"
-        ).fetchone()[0]
+        months = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT strftime({UTC_WALL_CLOCK}, '%Y-%m') FROM {relation} ORDER BY 1 NULLS LAST"
+            ).fetchall()
+        ]
+        for month in months:
+            if month is None:
+                name, condition = "unknown", "ts IS NULL"
+            else:
+                first = dt.date.fromisoformat(f"{month}-01")
+                following = (first + dt.timedelta(days=32)).replace(day=1)
+                name = month
+                condition = (
+                    f"ts >= TIMESTAMPTZ '{first} 00:00:00+00' AND ts < TIMESTAMPTZ '{following} 00:00:00+00'"
+                )
+            folder = directory / f"month={name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = quote_literal(str(folder / f"calls_{uuid.uuid4()}.parquet"))
+            written += con.execute(  # COPY answers with the number of rows it wrote
+                f"COPY (SELECT *{exclude} FROM {relation} WHERE {condition}) TO {target} (FORMAT parquet)"
+            ).fetchone()[0]
     except (duckdb.Error, OSError) as exc:
         raise InputError(f"{directory}: cannot write Parquet: {exc}") from None
     return written

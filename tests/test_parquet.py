@@ -123,3 +123,29 @@ def test_row_keys_of_parquet_calls_are_their_positions_file_by_file(tmp_path):
             ).fetchall()
         ]
     assert keys == list(enumerate(held)) and len(files) == 2
+
+
+def test_calls_without_a_time_go_to_month_unknown_and_a_second_export_adds_files(tmp_path):
+    undated = '{"model": "gpt-4o-mini", "request_id": "u1", "input_tokens": 5, "output_tokens": 1}\n'
+    logs = write(tmp_path / "logs.jsonl", _logs(tmp_path).read_text() + undated)
+    out = tmp_path / "pq"
+    for _ in range(2):  # each export writes new files, one per month: the first one's stay
+        result = runner.invoke(
+            app, ["export", str(logs), "--parquet", str(out), "--catalog", str(TEST_CATALOG)]
+        )
+        assert result.exit_code == 0 and "wrote 4 calls" in " ".join(result.output.split()), result.output
+    assert sorted(p.name for p in out.iterdir()) == ["month=2026-01", "month=2026-02", "month=unknown"]
+    assert all(len(list(folder.glob("calls_*.parquet"))) == 2 for folder in out.iterdir())
+    glob = str(out / "**" / "*.parquet")
+    with duckdb.connect() as con:
+        counts = con.sql(
+            f"SELECT month, count(*), count(DISTINCT record_id), count(ts) "
+            f"FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY month ORDER BY month"
+        ).fetchall()
+    assert counts == [("2026-01", 2, 1, 2), ("2026-02", 4, 2, 4), ("unknown", 2, 1, 0)]
+    # read back, the copies of the two exports collapse to the four calls
+    data = _total([str(out)])
+    assert (
+        data["coverage"]["calls"] == 4
+        and data["totals"]["cost_usd"] == _total([str(logs)])["totals"]["cost_usd"]
+    )
