@@ -432,6 +432,68 @@ def time_append(
     )
 
 
+def _parquet_rows(directory: Path) -> int:
+    import duckdb  # the benchmark's environment has it (the baseline child uses it)
+
+    with duckdb.connect() as con:
+        glob = str(directory / "**" / "*.parquet").replace("'", "''")
+        return con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{glob}')").fetchone()[0] or 0
+
+
+def time_export(
+    exe: str, files: list[tuple[str, Path]], key: dict[str, object], n: int, repeat: int, out_dir: Path
+) -> str:
+    """Time the path past one machine on the input's history store: `llmaudit export --parquet DIR --db STORE`
+    (every call repriced, hive-partitioned by month) and `llmaudit analyze DIR` reading that export back;
+    check that the export holds every call and that its analysis prices them as the store's re-analysis
+    does. The `bench:` figures."""
+    store = ensure_store(exe, files, key)
+    export = out_dir / (store.name.removesuffix(".store.duckdb") + ".export")
+
+    def empty() -> None:  # each export writes new files: start each run from nothing
+        shutil.rmtree(export, ignore_errors=True)
+
+    try:
+        written = timed(
+            "export --parquet (from the store)",
+            [exe, "export", "--parquet", str(export), "--db", str(store)],
+            repeat,
+            n,
+            store.stat().st_size,
+            before=empty,
+        )
+        size = sum(p.stat().st_size for p in export.rglob("*.parquet"))
+        rows = _parquet_rows(export)
+        read = timed(
+            "analyze of the export",
+            [exe, "analyze", str(export), "--no-store", "--format", "json"],
+            repeat,
+            n,
+            size,
+        )
+        stored = timed(
+            "re-analysis (store)", [exe, "analyze", "--db", str(store), "--format", "json"], 1, n, size
+        )
+    finally:
+        empty()
+    said = written.stderr.decode(errors="replace")
+    report, expected = json.loads(read.stdout), json.loads(stored.stdout)
+    if f"wrote {n:,} calls" not in said or rows != n or report["totals"] != expected["totals"]:
+        print(
+            f"export: expected {n:,} calls priced as the store's, found {rows:,} rows; llmaudit said:\n"
+            f"{said[-2000:]}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    print(f"export: {n:,} calls, {size / 1e6:,.1f} MB of Parquet")
+    return (
+        f" export_wall_s={written.wall_s:.3f} export_cpu_s={written.cpu_s:.3f} "
+        f"export_peak_rss_mib={written.peak_rss_mib:.1f} export_mb={size / 1e6:.1f} "
+        f"export_analyze_wall_s={read.wall_s:.3f} export_analyze_cpu_s={read.cpu_s:.3f} "
+        f"export_analyze_peak_rss_mib={read.peak_rss_mib:.1f}"
+    )
+
+
 # llmaudit's library on records parsed beforehand, as the peers' loops get theirs: `price()` (every price
 # column: tier, mode, provenance, notes) and `price_columns(..., ["cost_usd"])` (the cost alone, as the peers
 # compute it), best CPU of `repeat` runs each, in a child so its imports and parsing are not timed
@@ -576,6 +638,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also time adding the next day (N/30 calls) to a copy of that store, against the day alone",
     )
     ap.add_argument(
+        "--export",
+        action="store_true",
+        help="also time `export --parquet` of that store and `analyze` of the export (the path past one machine)",
+    )
+    ap.add_argument(
         "--day-n", type=int, help="calls in the day --append-day adds (default N/30: a day of the month)"
     )
     args = ap.parse_args(argv)
@@ -641,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
         peers += time_store(exe, files, key, args.n, args.repeat, peer_rates)
     if exe and args.append_day:
         peers += time_append(exe, files, key, args)
+    if exe and args.export:
+        peers += time_export(exe, files, key, args.n, args.repeat, args.out_dir)
 
     if tool and base:
         print(

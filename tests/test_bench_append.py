@@ -63,3 +63,20 @@ def test_append_day_times_a_fresh_copy_and_leaves_the_store_as_it_was(
     assert stores == ["openai_n3000_s0.store.duckdb"]
     with duckdb.connect(str(tmp_path / stores[0]), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM calls").fetchone()[0] == 3_000
+
+
+def test_export_times_the_export_and_its_analysis_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    exe = shutil.which("llmaudit", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("no llmaudit executable beside this Python")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--n", "3000", "--out-dir", str(tmp_path), "--llmaudit", exe, "--export", "--repeat", "2"]
+    assert _run_bench().main(argv) == 0
+    out = capsys.readouterr().out
+    figures = dict(re.findall(r"(\w+)=(-?[\d.]+)", out.splitlines()[-1]))
+    assert float(figures["export_wall_s"]) > 0 and float(figures["export_analyze_wall_s"]) > 0
+    assert float(figures["export_mb"]) > 0 and "export: 3,000 calls" in out
+    # two runs, each from an empty folder (a second export into the first's would hold every call twice,
+    # which the check of its rows refuses); the folder is removed afterwards
+    assert "export --parquet (from the store): 2 runs" in out
+    assert not list(tmp_path.glob("*.export"))
