@@ -227,7 +227,7 @@ def analyze(
         )
     if tables and not logs and not any(is_remote(t) for t in tables):
         # local Parquet calls tables alone are read in place, each stage scanning the columns it needs
-        # (10M exported calls: 11.5 s against 24.5 s copied into the workspace first)
+        # (10M exported calls: 10.7 s against 24.8 s copied into the workspace first)
         parts = [parquet_calls_sql(workspace.con, t, table_no=i) for i, t in enumerate(tables)]
         workspace.use_relation(" UNION ALL ".join(f"({part})" for part in parts), normalize_models=True)
         intake.rows_read = workspace.rows
