@@ -33,11 +33,15 @@ def _glob(path: str | Path) -> str:
     return str(Path(text) / "**" / "*.parquet")
 
 
-def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path) -> int:
+def export_relation(
+    con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path, times: str | None = None
+) -> int:
     """Write the calls of a relation in `con` (a workspace's priced view) partitioned by UTC month (calls
     without a timestamp go to month=unknown), one new file per month (`calls_<uuid>.parquet`: files already
     in `directory` stay). DuckDB writes them directly, in parallel and spilling to disk, never through
-    Python. Columns starting with _ are internal and left out.
+    Python. Columns starting with _ are internal and left out. `times`: a relation with the same calls'
+    `ts` that is cheaper to scan for the months than `relation` (the unpriced calls: 10M in 0.3 s, priced
+    0.9 s).
 
     A month at a time, each a plain COPY of the calls of a time range, which the calls' zone maps (store)
     or row-group statistics (spool) confine to that month's rows: DuckDB's own PARTITION_BY had to flush
@@ -52,7 +56,7 @@ def export_relation(con: duckdb.DuckDBPyConnection, relation: str, directory: st
         months = [
             r[0]
             for r in con.execute(
-                f"SELECT DISTINCT strftime({UTC_WALL_CLOCK}, '%Y-%m') FROM {relation} ORDER BY 1 NULLS LAST"
+                f"SELECT DISTINCT strftime({UTC_WALL_CLOCK}, '%Y-%m') FROM {times or relation} ORDER BY 1 NULLS LAST"
             ).fetchall()
         ]
         for month in months:

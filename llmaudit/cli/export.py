@@ -31,5 +31,5 @@ def export_command(
         report = analyze(paths, catalog=loaded, since=since, until=until)
     else:
         report = analyze_history(HistoryStore(db), catalog=loaded, since=since, until=until)
-    written = export_relation(report.workspace.con, "priced", parquet)
+    written = export_relation(report.workspace.con, "priced", parquet, times="period_calls")
     typer.echo(f"llmaudit: wrote {written:,} calls to {parquet} (partitioned by month)", err=True)
