@@ -440,15 +440,13 @@ def _parquet_rows(directory: Path) -> int:
         return con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{glob}')").fetchone()[0] or 0
 
 
-def time_export(
-    exe: str, files: list[tuple[str, Path]], key: dict[str, object], n: int, repeat: int, out_dir: Path
-) -> str:
+def time_export(exe: str, files: list[tuple[str, Path]], key: dict[str, object], n: int, repeat: int) -> str:
     """Time the path past one machine on the input's history store: `llmaudit export --parquet DIR --db STORE`
     (every call repriced, hive-partitioned by month) and `llmaudit analyze DIR` reading that export back;
     check that the export holds every call and that its analysis prices them as the store's re-analysis
     does. The `bench:` figures."""
     store = ensure_store(exe, files, key)
-    export = out_dir / (store.name.removesuffix(".store.duckdb") + ".export")
+    export = store.with_name(store.name.removesuffix(".store.duckdb") + ".export")
 
     def empty() -> None:  # each export writes new files: start each run from nothing
         shutil.rmtree(export, ignore_errors=True)
@@ -709,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     if exe and args.append_day:
         peers += time_append(exe, files, key, args)
     if exe and args.export:
-        peers += time_export(exe, files, key, args.n, args.repeat, args.out_dir)
+        peers += time_export(exe, files, key, args.n, args.repeat)
 
     if tool and base:
         print(
