@@ -96,9 +96,11 @@ def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
 
 
 def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
-    """`write_calls` for an analyze report: (path, calls written), in read order, without materializing
-    the calls: Parquet is copied by DuckDB straight from the report's workspace, CSV and JSONL are written
-    a batch at a time (`Report.iter_calls`)."""
+    """`write_calls` for an analyze report: (path, calls written), without materializing the calls.
+    Parquet is copied by DuckDB straight from the report's workspace, in parallel and in no particular
+    order, as `export --parquet` is (a query engine reads it; `source_file`, `source_line` give read
+    order back): sorting 10M calls' wide rows made it 75 s instead of 15 s. CSV and JSONL, read by
+    people and diffed, are written in read order a batch at a time (`Report.iter_calls`)."""
     path = Path(path)
     suffix = _checked_suffix(path)
     if report.workspace is None:
@@ -108,8 +110,8 @@ def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".parquet":
             con.execute(
-                "COPY (SELECT * EXCLUDE (_seq, request_text, response_text) FROM priced "
-                f"ORDER BY {report.order}) TO {quote_literal(str(path))} (FORMAT parquet)"
+                "COPY (SELECT * EXCLUDE (_seq, request_text, response_text) FROM priced) "
+                f"TO {quote_literal(str(path))} (FORMAT parquet)"
             )
         else:
             _write_text(report.iter_calls(), path, suffix)

@@ -56,6 +56,16 @@ def test_calls_written_in_batches_are_the_file_written_at_once(report, tmp_path,
     assert streamed.read_text().count("'=cmd") == 9  # formula-leading text neutralized in every batch
 
 
+def test_parquet_of_a_report_holds_its_calls_in_any_order(report, tmp_path):
+    """DuckDB copies the calls in parallel, unsorted: the same rows and types as the calls in read order."""
+    whole = pl.read_parquet(write_calls(report.calls, tmp_path / "whole.parquet"))
+    copied, count = write_report_calls(report, tmp_path / "copied.parquet")
+    read = pl.read_parquet(copied)
+    assert count == read.height == whole.height == 45
+    assert read.schema == whole.schema
+    assert read.sort("source_file", "source_line").equals(whole)
+
+
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_focus_written_a_few_calls_at_a_time_is_the_file_written_at_once(
     report, tmp_path, monkeypatch, catalog, suffix
