@@ -25,7 +25,7 @@ import polars as pl
 from llmaudit.catalog import Catalog
 from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.pricing import price_columns
+from llmaudit.pricing import PRICING_INPUTS, price_columns
 
 FOCUS_VERSION = "1.2"
 # The 57 columns of FOCUS v1.2, in the alphabetical order of the spec's sample files.
@@ -445,6 +445,16 @@ LEADING_KEYS_SQL = (
     f"date_trunc('day', {UTC_WALL_CLOCK}), coalesce(provider, price_provider), "
     "coalesce(model, price_model, model_raw)"
 )
+
+
+# the priced-call columns `_partial` reads (with `price_columns`' inputs, for the split costs): a streamed
+# export selects only these (10M calls: 37.7 s instead of 59.4 s, 859 instead of 923 MiB, the same file)
+FOCUS_INPUTS = (
+    *PRICING_INPUTS,
+    "feature", "user_id", "project_id", "cost_usd", "cost_input", "cost_cache_read", "cost_cache_write",
+    "cost_output", "cost_other", "priced", "catalog_id", "price_provider", "price_model", "price_version",
+    "price_tier", "price_mode", "price_window", "price_region",
+)  # fmt: skip
 
 
 def _leading_keys() -> dict[str, pl.Expr]:

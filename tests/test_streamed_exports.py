@@ -173,3 +173,15 @@ def test_a_focus_group_longer_than_a_batch_is_summed_into_its_rows(tmp_path, mon
     assert read[1].equals(read[0])
     assert (streamed.rows, streamed.calls) == (whole.rows.height, whole.calls) == (3, 30)
     assert read[1]["x_Calls"].to_list() == ["30", "30", "30"]
+
+
+def test_focus_inputs_are_every_column_its_rows_read(report, catalog):
+    """The streamed FOCUS export selects only `FOCUS_INPUTS`: the rows from those columns alone are the
+    rows from every column, with a region and a time window set (columns read only when present)."""
+    calls = report.calls.with_columns(
+        price_region=pl.lit("eu"), price_window=pl.lit("night"), project_id=pl.lit("p1")
+    )
+    whole = focus.focus_frame(calls, catalog).rows
+    narrow = focus.focus_frame(calls.select(focus.FOCUS_INPUTS), catalog).rows
+    assert whole.height > 0 and narrow.equals(whole)
+    assert whole["SkuPriceDetails"].str.contains("night").all()
