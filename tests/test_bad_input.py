@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import write
 
+from llmaudit.analysis import analyze
 from llmaudit.errors import InputError
 from llmaudit.ingest import read_logs
 from llmaudit.pricing import price
@@ -78,6 +81,29 @@ def test_reading_the_same_calls_twice_collapses_by_source_key(tmp_path):
     write(tmp_path / "b" / "x.jsonl", GOOD % 1 + "\n" + GOOD % 2 + "\n")
     result = read_logs([tmp_path / "a", tmp_path / "b"])
     assert (result.rows_read, result.calls.height, result.collapsed) == (3, 2, 1)
+
+
+def test_copies_keep_the_largest_usage_then_the_latest_line_then_the_first_read(tmp_path):
+    """The workspace (SQL) and the in-memory reader keep the same copy of each call."""
+    copy = (
+        '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", '
+        '"usage": {"prompt_tokens": %d, "completion_tokens": 2}}'
+    )
+    # c1: the larger usage wins wherever it is; c2: equal usage, the later line; c3: equal usage and
+    # line, the copy read first (a before b)
+    write(tmp_path / "a" / "x.jsonl", "\n".join([copy % (1, 50), copy % (2, 10), copy % (3, 10)]) + "\n")
+    b = [copy % (1, 10), copy % (4, 10), copy % (3, 10), copy % (2, 10)]
+    write(tmp_path / "b" / "x.jsonl", "\n".join(b) + "\n")
+    paths = [tmp_path / "a", tmp_path / "b"]
+    kept = {"c1": ("a", 1), "c2": ("b", 4), "c3": ("a", 3), "c4": ("b", 2)}
+    report = analyze(paths)
+    for calls in (read_logs(paths).calls, report.calls):
+        got = {
+            r["response_id"]: (Path(r["source_file"]).parent.name, r["source_line"])
+            for r in calls.iter_rows(named=True)
+        }
+        assert got == kept
+    assert report.data["coverage"]["collapsed"] == 3
 
 
 def test_unknown_forced_format_is_an_input_error(tmp_path):
