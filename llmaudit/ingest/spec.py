@@ -9,6 +9,7 @@ contains dots is double-quoted (`usageDetails."prompt_details.cache_read"`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,9 +126,15 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+@functools.cache
+def _path_parts(path: str) -> tuple[str, ...]:
+    """`split_path`, once per path: sniffing digs the same few paths in every sampled object of every file."""
+    return tuple(split_path(path))
+
+
 def dig(obj: Any, path: str) -> Any:
     """Value at a dotted path in a decoded object (for sniffing only)."""
-    for part in split_path(path):
+    for part in _path_parts(path):
         if isinstance(obj, dict):
             obj = obj.get(part)
         elif isinstance(obj, list) and part.isdigit():
