@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import polars as pl
 
 from llmaudit import rollup, summarize
@@ -182,7 +183,15 @@ def _finish(
         con.execute(f"CREATE VIEW rolled_up_usage AS {rolled}")
         data = summarize.summarize(con, "rolled_up_usage", "rates", intake, catalog, keys, rolled_up=True)
     else:
-        data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
+        try:
+            data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
+        except duckdb.OutOfMemoryException:
+            # hundreds of thousands of users or keys: their wide sums spill within the full share only
+            # (1M users: out of memory at 256MB, 1.5 s at 512MB)
+            with workspace.full_share() as grown:
+                if not grown:
+                    raise
+                data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
     # the repeats' marks rank the whole history: a part of it is ranked again, call by call (calls of one
     # second are told apart by `_seq`: read order, or the position in the history store)
     from_marks = rolled_up and store_period == (None, None)

@@ -201,8 +201,47 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
     return columns, sets, formats
 
 
-def _group_rows(rows: list[dict[str, Any]], keys: list[str], names: list[str]) -> list[dict[str, Any]]:
-    """Breakdown rows, most expensive first (unpriced calls counted, never $0); ties by keys, nulls last."""
+# rows kept per attribution list (by feature, user, project, key): the costliest, the rest summed apart in
+# `omitted` (a million users' rows made a 1.2 GB process and a 200 MB report; `--by user` lists them all)
+MAX_ATTRIBUTION_ROWS = 1000
+_LISTED = ("calls", "priced_calls", "input_tokens", "output_tokens", "cost_usd")
+
+
+def _listed(
+    con: duckdb.DuckDBPyConnection, mask: int, keys: tuple[str, ...], limit: int | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A list set's rows (`_summary_list_<mask>`), costliest first then by keys, nulls last (the order
+    `_group_rows` gives them), at most `limit`; and the whole set's group count, named groups and sums."""
+    order = ", ".join(["coalesce(cost_usd, 0) DESC", *(f"{k} NULLS LAST" for k in keys)])
+    columns = ", ".join([*keys, *_LISTED])
+    cursor = con.execute(
+        f"SELECT {columns} FROM _summary_list_{mask} ORDER BY {order}"
+        + (f" LIMIT {int(limit)}" if limit is not None else "")
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    sums = ", ".join(f"coalesce(sum({m}), 0) AS {m}" for m in _LISTED)
+    cursor = con.execute(
+        f"SELECT count(*) AS groups, count({keys[0]}) AS named, {sums} FROM _summary_list_{mask}"
+    )
+    names = [d[0] for d in cursor.description]
+    return rows, dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def _omitted(kept: list[dict[str, Any]], whole: dict[str, Any]) -> dict[str, Any]:
+    """What a capped list leaves out: its rows, calls and repriced cost."""
+    return {
+        "rows": whole["groups"] - len(kept),
+        "calls": _int(whole["calls"]) - sum(r["calls"] for r in kept),
+        "cost_usd": _dec(whole["cost_usd"]) - sum((_dec(r["cost_usd"]) for r in kept), ZERO),
+    }
+
+
+def _group_rows(
+    rows: list[dict[str, Any]], keys: list[str], names: list[str], total: Decimal | None = None
+) -> list[dict[str, Any]]:
+    """Breakdown rows, most expensive first (unpriced calls counted, never $0); ties by keys, nulls last.
+    `total`: the cost the shares are of, when `rows` are not all of it."""
     out = [
         {
             **{name: row[key] for name, key in zip(names, keys, strict=True)},
@@ -216,7 +255,7 @@ def _group_rows(rows: list[dict[str, Any]], keys: list[str], names: list[str]) -
     ]
     out.sort(key=lambda r: tuple((r[n] is None, r[n] or "") for n in names))
     out.sort(key=lambda r: r["cost_usd"], reverse=True)
-    total = sum((r["cost_usd"] for r in out), ZERO)
+    total = sum((r["cost_usd"] for r in out), ZERO) if total is None else _dec(total)
     for row in out:
         row["unpriced_calls"] = row["calls"] - row["priced_calls"]
         row["cost_usd"] = row["cost_usd"] if row["priced_calls"] else None
@@ -257,11 +296,8 @@ def summarize(
     summed = ",\n  ".join(f"sum({q}) AS {q}" for q in (f"_q_{u}" for u in BILLED_QUANTITIES))
     keyed = ", ".join(f"{sql} AS {name}" for name, sql in columns.items() if name != sql)
     shown = ", ".join(f"{formats[n].format(n)} AS {n}" if n in formats else n for n in names)
-    grouping = ", ".join(
-        "(" + ", ".join(["_part", *keys, *price, *(["_has_reported"] if name == "totals" else [])]) + ")"
-        for name, keys in sets.items()
-    )
-    # GROUPING() has one bit per key column, most significant first; a bit is 0 when the set groups by it
+    # a set's id, as GROUPING() would number it: one bit per key column, most significant first, 0 when
+    # the set groups by it
     width = len(names)
     masks = {
         name: sum(1 << (width - 1 - i) for i, n in enumerate(names) if n not in keys)
@@ -270,23 +306,39 @@ def summarize(
 
     # fine: one pass over the calls into two small hash tables, the keys of every breakdown but the day
     # ('keys') and the day with the price alone ('day'): one table keyed by day x user x model x ... had
-    # ~16x the groups (430k vs 27k + 600 on the 10M benchmark) and took a fifth longer. level1: the
-    # report's grouping sets over those few rows, each from the part that has its keys; costed: quantity
-    # sums x rates per price
-    query = f"""
-        WITH fine AS (
-          SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
-            {", ".join(names)}, {", ".join(price)}, _has_reported, priced,
-            {_fine_sums(quantities, rolled_up)}
-          FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
-          GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported, priced),
-                                  (day, {", ".join(price)}, _has_reported, priced))
-        ), level1 AS (
-          SELECT GROUPING({", ".join(names)}) AS _set, {", ".join(names)}, {", ".join(price)}, _has_reported,
+    # ~16x the groups (430k vs 27k + 600 on the 10M benchmark) and took a fifth longer. A temp table, not
+    # a CTE: every set reads it, and DuckDB would hold a CTE read that often in memory
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _summary_fine AS
+        SELECT CASE GROUPING(day) WHEN 0 THEN 'day' ELSE 'keys' END AS _part,
+          {", ".join(names)}, {", ".join(price)}, _has_reported, priced,
+          {_fine_sums(quantities, rolled_up)}
+        FROM (SELECT *, {keyed}, cost_reported IS NOT NULL AS _has_reported FROM {usage})
+        GROUP BY GROUPING SETS (({", ".join([*undated, *price])}, _has_reported, priced),
+                                (day, {", ".join(price)}, _has_reported, priced))""")
+    # the attribution lists keep their costliest rows (the rest summed apart); a --by breakdown, asked for,
+    # keeps every row. Their sets are summed apart with the few measures their rows show: a million users'
+    # rows with every measure did not fit DuckDB's memory
+    listed: dict[str, int | None] = {f"by_{name}": MAX_ATTRIBUTION_ROWS for name in ATTRIBUTION}
+    if by:
+        listed["breakdown"] = None
+
+    def sets_query(chosen: list[str]) -> str:
+        """level1: each set grouped from the part that has its keys, one plain GROUP BY per set (GROUPING
+        SETS over fine ran out of memory at 256MB with 300k users: their tables did not spill); costed:
+        quantity sums x rates per price; then the set's rows."""
+        level1 = "\n          UNION ALL\n".join(
+            f"""SELECT {masks[name]} AS _set, {", ".join(n if n in keys else f"NULL AS {n}" for n in names)},
+            {", ".join(price)}, {"_has_reported" if name == "totals" else "NULL::BOOLEAN AS _has_reported"},
             {_LEVEL1_SUMS.replace("{quantities}", summed)}
-          FROM fine
-          GROUP BY GROUPING SETS ({grouping})
-          HAVING (_part = 'day') = (GROUPING({", ".join(names)}) = {masks["by_day"]})  -- each set from its part
+          FROM _summary_fine WHERE _part = '{"day" if name == "by_day" else "keys"}'
+          GROUP BY {", ".join([*keys, *price, *(["_has_reported"] if name == "totals" else [])])}"""
+            for name, keys in sets.items()
+            if name in chosen
+        )
+        return f"""
+        WITH level1 AS (
+          {level1}
         ), costed AS (
           SELECT l.*, {", ".join(f"{sql} AS {name}" for name, sql in _COSTS.items())}
           FROM level1 l LEFT JOIN {rates} r
@@ -299,9 +351,38 @@ def summarize(
           min(first_ts)::TIMESTAMP AS first_ts,  -- naive UTC (the session zone): no pytz needed to fetch it
           max(last_ts)::TIMESTAMP AS last_ts
         FROM costed GROUP BY _set, {", ".join(names)}"""
-    cursor = con.execute(query)
-    fields = [d[0] for d in cursor.description]
-    result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+
+    def list_query(name: str) -> str:
+        """A list set's rows in one aggregate: each fine row costed at its price's rates (exact: the cost
+        of summed quantities is the sum of their costs), summed by the set's keys alone."""
+        keys = sets[name]
+        cost = " + ".join(f"({_COSTS[part]})" for part in _COST_PARTS)
+        shown_keys = ", ".join(f"{formats[k].format(k)} AS {k}" if k in formats else k for k in keys)
+        return f"""
+        SELECT {masks[name]} AS _set, {shown_keys}, sum(calls) AS calls,
+          coalesce(sum(calls) FILTER (priced), 0) AS priced_calls, sum(input_tokens) AS input_tokens,
+          sum(output_tokens) AS output_tokens, sum({cost}) AS cost_usd
+        FROM _summary_fine f LEFT JOIN {rates} r
+          ON r._pid = f._pid AND r.price_region IS NOT DISTINCT FROM f.price_region
+        WHERE f._part = 'keys'
+        GROUP BY {", ".join(keys)}"""
+
+    try:  # temp tables, not fetches (DuckDB spills them), and one big aggregate per statement
+        small = [n for n in sets if n not in listed]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _summary_rows AS {sets_query(small)}")
+        for name in listed:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _summary_list_{masks[name]} AS {list_query(name)}")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _summary_fine")
+    try:
+        cursor = con.execute("SELECT * FROM _summary_rows")
+        fields = [d[0] for d in cursor.description]
+        result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
+        lists = {name: _listed(con, masks[name], sets[name], limit) for name, limit in listed.items()}
+    finally:
+        con.execute("DROP TABLE IF EXISTS _summary_rows")
+        for name in listed:
+            con.execute(f"DROP TABLE IF EXISTS _summary_list_{masks[name]}")
     by_set: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
     mask_to_set = {mask: name for name, mask in masks.items()}
     for row in result:
@@ -318,10 +399,15 @@ def summarize(
             key=lambda r: r["day"],
         ),
     }
+    omitted: dict[str, dict[str, Any]] = {}
     for name in ATTRIBUTION:
-        rows = by_set[f"by_{name}"]
-        if any(r[f"by_{name}"] is not None for r in rows):
-            data[f"by_{name}"] = _group_rows(rows, [f"by_{name}"], [name])
+        rows, whole_set = lists[f"by_{name}"]
+        if whole_set["named"]:  # some call names one
+            data[f"by_{name}"] = _group_rows(rows, [f"by_{name}"], [name], whole_set["cost_usd"])
+            if whole_set["groups"] > len(rows):
+                omitted[f"by_{name}"] = _omitted(rows, whole_set)
+    if omitted:
+        data["omitted"] = omitted
     data["cache"] = _cache(total)
     data["tiers"] = _exposure(by_set["tiers"], "price_tier")
     data["modes"] = _exposure(by_set["modes"], "price_mode")
@@ -331,7 +417,10 @@ def summarize(
         "files": [str(f) for f in catalog.files],
     }
     if by:
-        data["breakdown"] = {"by": by, "rows": _group_rows(by_set["breakdown"], list(sets["breakdown"]), by)}
+        data["breakdown"] = {
+            "by": by,
+            "rows": _group_rows(lists["breakdown"][0], list(sets["breakdown"]), by),
+        }
     return data
 
 

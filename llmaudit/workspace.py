@@ -77,6 +77,7 @@ class Workspace:
                 "point TMPDIR at a writable folder"
             ) from None
         self._finalizer = weakref.finalize(self, _close, self.con, self.directory)
+        self._in_summary_share = False
         try:  # `_chosen`: else the default, which `summary_share` cuts and gives back
             self._chosen = set_memory_limit(self.con, memory_limit)
         except UsageError:
@@ -113,10 +114,25 @@ class Workspace:
             yield
             return
         self.con.execute(f"SET memory_limit = {quote_literal(SUMMARY_MEMORY_LIMIT)}")
+        self._in_summary_share = True
         try:
             yield
         finally:
+            self._in_summary_share = False
             self.con.execute(f"SET memory_limit = {quote_literal(DEFAULT_MEMORY_LIMIT)}")
+
+    @contextlib.contextmanager
+    def full_share(self) -> Iterator[bool]:
+        """The full default share inside a `summary_share` (for a query that does not fit the smaller one);
+        says whether it grew (False: already the full or the chosen share)."""
+        if not self._in_summary_share:
+            yield False
+            return
+        self.con.execute(f"SET memory_limit = {quote_literal(DEFAULT_MEMORY_LIMIT)}")
+        try:
+            yield True
+        finally:
+            self.con.execute(f"SET memory_limit = {quote_literal(SUMMARY_MEMORY_LIMIT)}")
 
     def _next_file(self) -> Path:
         with self._lock:  # chunks arrive from the reader's worker threads

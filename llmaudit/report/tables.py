@@ -15,7 +15,14 @@ from llmaudit.report.rows import duplicates_summary
 TOP_ROWS = 15
 
 
-def _breakdown_table(title: str, keys: list[str], rows: list[dict[str, Any]], limit: int = TOP_ROWS) -> Table:
+def _breakdown_table(
+    title: str,
+    keys: list[str],
+    rows: list[dict[str, Any]],
+    limit: int = TOP_ROWS,
+    omitted: dict[str, Any] | None = None,
+) -> Table:
+    """The costliest `limit` rows; `omitted`: what the report itself left out of a long list."""
     table = Table(title=title, title_justify="left", expand=False)
     for key in keys:
         table.add_column(key)
@@ -33,8 +40,14 @@ def _breakdown_table(title: str, keys: list[str], rows: list[dict[str, Any]], li
             cost,
             f"{row['share']:.1%}",
         )
-    if len(rows) > limit:
-        table.caption = f"{len(rows) - limit} more rows (use --format json or csv for all)"
+    more = max(len(rows) - limit, 0)
+    if omitted:
+        table.caption = (
+            f"{more + omitted['rows']:,} more rows (the report keeps the {len(rows):,} costliest; "
+            f"--by {keys[0]} --format csv lists all)"
+        )
+    elif more:
+        table.caption = f"{more} more rows (use --format json or csv for all)"
     return table
 
 
@@ -169,7 +182,8 @@ def render_table(data: dict[str, Any], console: Console) -> None:
         parts.append(_breakdown_table("by day", ["day"], data["by_day"], limit=31))
         for name in ("feature", "user", "project", "key"):
             if f"by_{name}" in data:
-                parts.append(_breakdown_table(f"by {name}", [name], data[f"by_{name}"], limit=10))
+                omitted = data.get("omitted", {}).get(f"by_{name}")
+                parts.append(_breakdown_table(f"by {name}", [name], data[f"by_{name}"], 10, omitted))
     parts.append(_exposure(data))
     if "duplicates" in data:
         parts.append(_duplicates(data["duplicates"]))

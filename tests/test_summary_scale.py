@@ -1,0 +1,94 @@
+"""Summaries of many groups: the attribution lists keep their costliest rows and sum the rest apart, and a
+summary that does not fit the smaller summary share runs again with the full one."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+from conftest import write
+
+from llmaudit import summarize
+from llmaudit.analysis import analyze
+
+USERS = 8
+
+
+def _logs(tmp_path):
+    """OpenAI chat objects of USERS users, each a different cost (more calls and tokens per user)."""
+    lines = []
+    for user in range(USERS):
+        for call in range(user + 1):
+            lines.append(
+                json.dumps(
+                    {
+                        "object": "chat.completion",
+                        "id": f"c-{user}-{call}",
+                        "created": 1772323200 + 60 * call,
+                        "model": "gpt-4o-mini",
+                        "usage": {"prompt_tokens": 1000 * (user + 1), "completion_tokens": 10 * user},
+                        "metadata": {"user": f"u-{user}", "feature": "chat"},
+                    }
+                )
+            )
+    return write(tmp_path / "logs.jsonl", "\n".join(lines) + "\n")
+
+
+def test_attribution_lists_keep_the_costliest_rows_and_sum_the_rest(tmp_path, monkeypatch):
+    logs = _logs(tmp_path)
+    whole = analyze(logs).data
+    assert len(whole["by_user"]) == USERS and "omitted" not in whole
+    monkeypatch.setattr(summarize, "MAX_ATTRIBUTION_ROWS", 3)
+    capped = analyze(logs).data
+    # the same first rows, shares of the whole cost; the rest summed apart
+    assert capped["by_user"] == whole["by_user"][:3]
+    assert [r["user"] for r in capped["by_user"]] == ["u-7", "u-6", "u-5"]
+    rest = whole["by_user"][3:]
+    assert capped["omitted"] == {
+        "by_user": {
+            "rows": len(rest),
+            "calls": sum(r["calls"] for r in rest),
+            "cost_usd": sum(r["cost_usd"] for r in rest),
+        }
+    }
+    assert capped["by_feature"] == whole["by_feature"]  # one feature: nothing left out
+    assert capped["totals"] == whole["totals"]
+
+
+def _oom_once(monkeypatch) -> list[str]:
+    """summarize fails with DuckDB's out-of-memory error on its first call; returns the memory limit
+    each call ran with."""
+    real, limits = summarize.summarize, []
+
+    def flaky(con, *args, **kwargs):
+        limits.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        if len(limits) == 1:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+        return real(con, *args, **kwargs)
+
+    monkeypatch.setattr(summarize, "summarize", flaky)
+    return limits
+
+
+def test_a_summary_out_of_memory_runs_again_with_the_full_share(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLMAUDIT_MEMORY_LIMIT", raising=False)
+    logs = _logs(tmp_path)
+    expected = analyze(logs).data
+    limits = _oom_once(monkeypatch)
+    assert analyze(logs).data == expected
+    probe = duckdb.connect()
+    shown = {}
+    for size in ("256MB", "512MB"):
+        probe.execute(f"SET memory_limit = '{size}'")
+        shown[size] = probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limits == [shown["256MB"], shown["512MB"]]
+
+
+def test_a_chosen_limit_is_not_exceeded_to_finish_a_summary(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "300MB")
+    logs = _logs(tmp_path)
+    limits = _oom_once(monkeypatch)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        analyze(logs)
+    assert len(limits) == 1
