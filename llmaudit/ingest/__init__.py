@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
+    BLOCK_BYTES,
     COMPRESSED,
     LineBatch,
     LogSource,
@@ -93,9 +94,12 @@ CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk
 BLOCK_READ_MIN_BYTES = 4 << 20
 
 
-def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonReader | None):
+def _read_json_file(
+    source: LogSource, readers: list[JsonReader], forced: JsonReader | None, hint: JsonReader | None = None
+):
     """(reader, [line batch]) for a whole JSON document, (reader, None) for a JSONL file (read later, in
-    blocks), or (None, rows) when its format is unknown (rows: its non-blank lines or records).
+    blocks), or (None, rows) when its format is unknown (rows: its non-blank lines or records). `hint`:
+    the reader the previous file had (see `sniff`).
 
     JSONL (compressed or not) is streamed from disk in blocks, so the text of a large file is never all
     in memory at once; whole JSON documents (small exports) are read at once."""
@@ -103,9 +107,9 @@ def _read_json_file(source: LogSource, readers: list[JsonReader], forced: JsonRe
     is_document = source.head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[" or logical_suffix(path) == ".json"
     document = json_document_lines(source.read_all()) if is_document else None
     if document is not None:
-        reader = forced or sniff(_sample_texts(document), readers)
+        reader = forced or sniff(_sample_texts(document), readers, hint)
         return (reader, [document]) if reader else (None, _non_blank(document))
-    reader = forced or sniff(_texts_sample(source.sample(4 * SNIFF_SAMPLE)), readers)
+    reader = forced or sniff(_texts_sample(source.sample(4 * SNIFF_SAMPLE)), readers, hint)
     if reader is None:
         return None, sum(_non_blank(block.line_batch()) for block in iter_blocks(source.blocks()))
     return reader, None
@@ -129,10 +133,14 @@ def _non_blank(batch: LineBatch) -> int:
     return pc.sum(pc.not_equal(trimmed, "")).as_py() or 0
 
 
+def _text_size(path: Path) -> int:
+    """About how many bytes of text the file holds (compressed ones count 8x)."""
+    return path.stat().st_size * (8 if path.suffix.lower() in COMPRESSED else 1)
+
+
 def _block_read(path: Path, reader: JsonReader) -> bool:
     """Read this file block by block with DuckDB's JSON reader (see BLOCK_READ_MIN_BYTES)?"""
-    size = path.stat().st_size * (8 if path.suffix.lower() in COMPRESSED else 1)
-    return reader.row_local and size >= BLOCK_READ_MIN_BYTES
+    return reader.row_local and _text_size(path) >= BLOCK_READ_MIN_BYTES
 
 
 def _read_csv_file(path: Path, data: bytes, mapping: Mapping, forced: JsonReader | None, generic_only: bool):
@@ -415,6 +423,7 @@ def stream_logs(
     counts = StreamCounts()
     chunker = _Chunker(sink)
     completed = False
+    hint: JsonReader | None = None  # the previous JSON file's reader, tried first on the next
     try:
         for path in discover(paths):
             source = open_source(path)
@@ -423,7 +432,8 @@ def stream_logs(
                     path, source.read_all(), mapping, forced_csv, generic_only=format == "generic_csv"
                 )
             else:
-                found, payload = _read_json_file(source, readers, forced or forced_csv)
+                found, payload = _read_json_file(source, readers, forced or forced_csv, hint)
+                hint = found if isinstance(found, JsonReader) else hint
             if found is None:
                 counts.unknown_files[str(path)] = payload
                 continue
@@ -437,7 +447,9 @@ def stream_logs(
                 if _block_read(path, found):
                     chunker.blocks(found, file_no, source)
                     continue
-                payload = read_ahead(iter_lines(iter_blocks(source.blocks()), CHUNK_LINES))
+                payload = iter_lines(iter_blocks(source.blocks()), CHUNK_LINES)
+                if _text_size(path) > BLOCK_BYTES:  # a file of one block has nothing to read ahead of
+                    payload = read_ahead(payload)  # (a thread per small file cost more than it saved)
             for batch in payload:
                 chunker.lines(found, file_no, batch)
         completed = True

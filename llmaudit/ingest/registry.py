@@ -64,22 +64,45 @@ def reader_names(mapping: Mapping | None = None) -> list[str]:
     return [r.name for r in json_readers(mapping or Mapping())] + [r.name for r in csv_readers()]
 
 
-def sniff(texts: list[str], readers: list[JsonReader]) -> JsonReader | None:
-    """The reader matching most of the first objects of a file (ties go to the earlier, more specific one)."""
+def sniff(texts: list[str], readers: list[JsonReader], hint: JsonReader | None = None) -> JsonReader | None:
+    """The reader matching most of the first objects of a file (ties go to the earlier, more specific one).
+    `hint`: the reader likely to win (the previous file's), tried first: the same answer, sooner."""
     objects = []
     for text in texts[:SNIFF_SAMPLE]:
         try:
             objects.append(json.loads(text))
         except json.JSONDecodeError:
             continue
-    return sniff_objects(objects, readers)
+    return sniff_objects(objects, readers, hint)
 
 
-def sniff_objects(objects: list, readers: list[JsonReader]) -> JsonReader | None:
-    """The reader matching most of these decoded objects (ties go to the earlier reader)."""
-    best, best_hits = None, 0
-    for reader in readers:
-        hits = sum(1 for obj in objects if isinstance(obj, dict) and reader.sniff(obj))
-        if hits > best_hits:
-            best, best_hits = reader, hits
+def sniff_objects(
+    objects: list, readers: list[JsonReader], hint: JsonReader | None = None
+) -> JsonReader | None:
+    """The reader matching most of these decoded objects (ties go to the earlier reader).
+
+    A reader stops being tried once it can no longer beat the best so far, so with the winner tried first
+    (`hint`) every other reader usually stops at its first miss: a folder of 10,000 small logs of one
+    format spent most of its time trying 20 readers on every sampled object."""
+    candidates = [obj for obj in objects if isinstance(obj, dict)]
+    rank = {id(reader): i for i, reader in enumerate(readers)}
+    order = (
+        readers if hint is None or id(hint) not in rank else [hint, *(r for r in readers if r is not hint)]
+    )
+    best: JsonReader | None = None
+    best_hits = 0
+    for reader in order:
+        # hits it needs to win: more than the best, or as many when it comes earlier in `readers`
+        need = best_hits + (0 if best is not None and rank[id(reader)] < rank[id(best)] else 1)
+        if need > len(candidates):
+            continue
+        hits = 0
+        for seen, obj in enumerate(candidates, 1):
+            if reader.sniff(obj):
+                hits += 1
+            elif hits + len(candidates) - seen < need:
+                break
+        else:
+            if hits >= need:
+                best, best_hits = reader, hits
     return best
