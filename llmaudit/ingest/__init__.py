@@ -247,6 +247,7 @@ class _Chunker:
         self.con.execute("SET preserve_insertion_order = false")  # `_seq` keeps the read order
         self.files: list[str] = []
         self.pending: dict[str, tuple[JsonReader, list[pa.Table]]] = {}
+        self.pending_rows: dict[str, int] = {}  # the rows of each reader's pending tables
         self.torn: dict[int, int] = {}  # file_no -> its torn last line
         self.rows = 0
         self.workers = min(4, max(2, os.cpu_count() or 2))
@@ -362,11 +363,14 @@ class _Chunker:
             return
         _, tables = self.pending.setdefault(reader.name, (reader, []))
         tables.append(table)
-        if sum(t.num_rows for t in tables) >= CHUNK_LINES:
+        # counted as they come: summing every pending table per file was quadratic in small files
+        self.pending_rows[reader.name] = self.pending_rows.get(reader.name, 0) + table.num_rows
+        if self.pending_rows[reader.name] >= CHUNK_LINES:
             self.flush(reader.name)
 
     def flush(self, name: str) -> None:
         reader, tables = self.pending.pop(name)
+        self.pending_rows.pop(name, None)
         # one contiguous table: thousands of per-file chunks would make every later step pay per chunk
         self._submit(self._lines_job, reader, pa.concat_tables(tables).combine_chunks())
 
