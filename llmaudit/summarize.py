@@ -202,7 +202,7 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
 
 
 # rows kept per attribution list (by feature, user, project, key): the costliest, the rest summed apart in
-# `omitted` (a million users' rows made a 1.2 GB process and a 200 MB report; `--by user` lists them all)
+# `omitted` (300k users' rows made a 1.2 GiB process and a 70 MB report; `--by user` lists them all)
 MAX_ATTRIBUTION_ROWS = 1000
 _LISTED = ("calls", "priced_calls", "input_tokens", "output_tokens", "cost_usd")
 

@@ -263,7 +263,7 @@ class Workspace:
         Narrow, so copies cost about what they are: the ids seen twice are found by their 64-bit hashes, only
         their calls are ranked, on (id, size, line, row key) alone, and `calls` leaves out the ranked-out
         rows by their row key (`_seq`). Ranking every call's whole row took 10.8 s for 1M calls with 94k
-        copies (0.7 s now), and ran out of memory at 10M calls with 1M copies."""
+        copies (0.43 s now), and ran out of memory at 10M calls with 1M copies (3.5 s now)."""
         self.seal()
         # distinct 64-bit hashes prove distinct ids, at about half the cost of counting the 32-character
         # ids themselves (10M calls: 0.8 s instead of 1.5 s); a collision only sends us to the exact path
