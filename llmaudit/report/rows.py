@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from llmaudit.money import decimal_str, usd
@@ -24,8 +25,8 @@ def main_breakdown(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]
     return ["model"], data["by_model"]
 
 
-def flat_rows(keys: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    out = []
+def flat_rows(keys: list[str], rows: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
+    """Each row as text cells, one at a time (a --by breakdown can have a million rows)."""
     for row in rows:
         flat = {k: "" if row.get(k) is None else str(row[k]) for k in keys}
         for name in BREAKDOWN_FIELDS:
@@ -39,8 +40,7 @@ def flat_rows(keys: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str
                 if name == "share"
                 else str(value)
             )
-        out.append(flat)
-    return out
+        yield flat
 
 
 def duplicates_summary(dup: dict[str, Any]) -> str:
