@@ -11,6 +11,8 @@ from conftest import write
 
 from llmaudit import summarize
 from llmaudit.analysis import analyze
+from llmaudit.db import DEFAULT_MEMORY_LIMIT
+from llmaudit.workspace import SUMMARY_MEMORY_LIMIT
 
 USERS = 8
 
@@ -78,11 +80,11 @@ def test_a_summary_out_of_memory_runs_again_with_the_full_share(tmp_path, monkey
     limits = _oom_once(monkeypatch)
     assert analyze(logs).data == expected
     probe = duckdb.connect()
-    shown = {}
-    for size in ("256MB", "512MB"):
+    shown = []
+    for size in (SUMMARY_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT):  # as DuckDB shows them (256MB: 244.1 MiB)
         probe.execute(f"SET memory_limit = '{size}'")
-        shown[size] = probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    assert limits == [shown["256MB"], shown["512MB"]]
+        shown.append(probe.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    assert shown[0] != shown[1] and limits == shown
 
 
 def test_a_chosen_limit_is_not_exceeded_to_finish_a_summary(tmp_path, monkeypatch):

@@ -437,7 +437,7 @@ def stream_logs(
                 )
             else:
                 found, payload = _read_json_file(source, readers, forced or forced_csv, hint)
-                hint = found if isinstance(found, JsonReader) else hint
+                hint = found or hint
             if found is None:
                 counts.unknown_files[str(path)] = payload
                 continue
