@@ -122,8 +122,9 @@ def _sample_texts(batch: LineBatch) -> list[str]:
 
 def _texts_sample(data: bytes) -> list[str]:
     """The first non-blank lines of a file's first bytes, decoded (for sniffing)."""
-    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 4 * SNIFF_SAMPLE)[: 4 * SNIFF_SAMPLE]
-    texts = [line.decode("utf-8", errors="replace").strip() for line in lines]
+    # decoded at once, then split: the same text as line by line (a \n is never inside a UTF-8 sequence)
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    texts = [line.strip() for line in text.split("\n", 4 * SNIFF_SAMPLE)[: 4 * SNIFF_SAMPLE]]
     return [t for t in texts if t][:SNIFF_SAMPLE]
 
 

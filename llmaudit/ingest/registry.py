@@ -70,10 +70,15 @@ def sniff(texts: list[str], readers: list[JsonReader], hint: JsonReader | None =
     objects = []
     for text in texts[:SNIFF_SAMPLE]:
         try:
-            objects.append(json.loads(text))
+            objects.append(_decode(text))
         except json.JSONDecodeError:
             continue
     return sniff_objects(objects, readers, hint)
+
+
+# json.loads without its per-call wrapper (the same decoder, the same errors): a folder of 10,000 small logs
+# decodes 200 sample lines of each
+_decode = json.JSONDecoder().decode
 
 
 def sniff_objects(
