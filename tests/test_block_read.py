@@ -200,17 +200,21 @@ def test_plain_file_blocks_end_at_line_breaks_and_rejoin(tmp_path, monkeypatch, 
     assert bool(cut_first) == (block_bytes < len(data))
 
 
+@pytest.mark.parametrize("piece_bytes", [5, 64, 1 << 18])
 @pytest.mark.parametrize("block_bytes", [7, 64, 400, 1 << 20])
-def test_block_views_reuse_one_buffer_and_rejoin(tmp_path, monkeypatch, block_bytes):
-    """`views` of a plain file are cuts of one reused buffer (valid until the next is read): copied as
-    they come, they rejoin to the file, every one but the last ending at a line break."""
+def test_block_views_reuse_one_buffer_and_rejoin(tmp_path, monkeypatch, block_bytes, piece_bytes):
+    """`views` of a plain or gzipped file are cuts of one reused buffer (valid until the next is read;
+    a compressed stream is decompressed into it a piece at a time): copied as they come, they rejoin to
+    the file, every one but the last ending at a line break."""
     monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(files, "_PIECE_BYTES", piece_bytes)
     data, plain, packed = _lines_with_a_torn_end(tmp_path)
     for path in (plain, packed):
         _assert_rejoin([bytes(view) for view in files.open_source(path).views()], data)
     if block_bytes == 400:  # lines fit in a block, the file does not: its cuts share one buffer
-        first, second = itertools.islice(files.open_source(plain).views(), 2)
-        assert first.obj is second.obj
+        for path in (plain, packed):
+            first, second = itertools.islice(files.open_source(path).views(), 2)
+            assert first.obj is second.obj
 
 
 @pytest.mark.parametrize("block_bytes", [40, 1 << 20])

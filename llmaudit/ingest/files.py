@@ -102,13 +102,13 @@ class LogSource:
             yield from _streamed_blocks(handle)
 
     def views(self) -> Iterator[memoryview]:
-        """The blocks of `blocks`, each only valid until the next is asked for: a plain file is read into
-        one reused buffer, so no block costs a fresh allocation and its page faults (for blocks that are
-        copied on at once, as `spool_blocks` does)."""
-        if self.compression is not None:
-            yield from map(memoryview, self.blocks())
-            return
+        """The blocks of `blocks`, each only valid until the next is asked for: a file is read (or
+        decompressed) into one reused buffer, so no block costs a fresh allocation and its page faults
+        (for blocks that are copied on at once, as `spool_blocks` does)."""
         with _readable(self.path), self.open() as handle:
+            if self.compression is not None:
+                yield from _carried_views(handle)
+                return
             yield from _reused_views(handle)
             yield from map(memoryview, _streamed_blocks(handle))
 
@@ -169,6 +169,37 @@ def _reused_views(handle: BinaryIO) -> Iterator[memoryview]:
         yield view[:cut]
         start += cut
     handle.seek(start)
+
+
+# how much of a decompressed stream is asked for at once: pieces this small come from memory the allocator
+# reuses, where a 32 MiB read was a fresh mapping to fault in (2.0 against 1.0 CPU-s to read 1M gzipped calls)
+_PIECE_BYTES = 256 << 10
+
+
+def _carried_views(handle: BinaryIO) -> Iterator[memoryview]:
+    """Blocks of a (decompressed) stream cut at their last line break, read a piece at a time into one
+    reused buffer; the unfinished line after the cut is carried to the front of the next block. A line
+    longer than a block grows the buffer."""
+    buffer = bytearray(2 * BLOCK_BYTES)
+    held = 0
+    while True:
+        end = held
+        while end < held + BLOCK_BYTES and (piece := handle.read(_PIECE_BYTES)):
+            if end + len(piece) > len(buffer):
+                buffer = buffer[:end] + bytearray(max(len(buffer), end + len(piece)))
+            buffer[end : end + len(piece)] = piece
+            end += len(piece)
+        if end == held:  # the stream ended: its last line, if it has no line break
+            if held:
+                yield memoryview(buffer)[:held]
+            return
+        cut = buffer.rfind(b"\n", 0, end) + 1
+        if not cut:
+            held = end
+            continue
+        yield memoryview(buffer)[:cut]
+        buffer[: end - cut] = buffer[cut:end]
+        held = end - cut
 
 
 def _streamed_blocks(handle: BinaryIO) -> Iterator[bytes]:
