@@ -39,7 +39,6 @@ from llmaudit.ingest.files import (
     logical_suffix,
     numbered,
     open_source,
-    read_ahead,
     spool_blocks,
 )
 from llmaudit.ingest.generic import Mapping, csv_has_known_columns, csv_raw_frame, load_mapping
@@ -55,6 +54,7 @@ from llmaudit.ingest.registry import (
 )
 from llmaudit.ingest.spec import JsonReader
 from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql, record_shape, shape_keys
+from llmaudit.prefetch import read_ahead
 from llmaudit.schema import CALL_SCHEMA, REJECT_SCHEMA, conform
 
 __all__ = [

@@ -6,15 +6,13 @@ import dataclasses
 import gzip
 import json
 import os
-import queue
 import re
-import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -23,7 +21,6 @@ import pyarrow.csv as pacsv
 
 from llmaudit.errors import InputError
 
-T = TypeVar("T")
 LOG_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".log", ".txt"}
 COMPRESSED = {".gz", ".zst"}
 
@@ -446,41 +443,6 @@ def iter_lines(blocks: Iterator[Block], batch: int) -> Iterator[LineBatch]:
         if block.last or sum(t.num_rows for t in pending) >= batch:
             yield LineBatch(pa.concat_tables(pending), block.torn_line)
             pending = []
-
-
-def read_ahead(batches: Iterator[T]) -> Iterator[T]:
-    """`batches`, the next one read and split on a thread while the caller works on the current one:
-    block reads, decompression and Arrow's line splitting release the GIL, as DuckDB does, so reading
-    overlaps parsing. Errors (unreadable, corrupt files) surface in the caller, in order."""
-    slot: queue.Queue = queue.Queue(maxsize=1)  # at most one batch ahead: memory stays two batches
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                slot.put(batch)
-                if stop.is_set():
-                    return
-            slot.put(done)
-        except BaseException as exc:  # re-raised by the consumer
-            slot.put(exc)
-
-    thread = threading.Thread(target=produce, daemon=True, name="llmaudit-read-ahead")
-    thread.start()
-    try:
-        while (item := slot.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full slot
-            try:
-                slot.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        thread.join()
 
 
 def json_document_lines(data: bytes) -> LineBatch | None:
