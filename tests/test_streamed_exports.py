@@ -56,6 +56,33 @@ def test_calls_written_in_batches_are_the_file_written_at_once(report, tmp_path,
     assert streamed.read_text().count("'=cmd") == 9  # formula-leading text neutralized in every batch
 
 
+@pytest.mark.parametrize("order", ["_seq", "ts, source_file, source_line"])
+def test_calls_in_sorted_slices_come_in_the_order_of_one_sort(tmp_path, catalog, monkeypatch, order):
+    """Ranges of the order's leading key, each sorted alone, give the calls of one sort: a history
+    store's order leads with `ts`, here out of read order, 3 calls to each of 15 times (a cut falls on a
+    value calls share), and 5 calls without one, which come last, as in one sort."""
+    records = [json.loads(_record(i)) for i in range(45)]
+    for i, record in enumerate(records):
+        if "created" in record:
+            record["created"] = NOV1 + 3600 * (i * 17 % 5) + 60 * (i * 7 % 3)
+    logs = write(tmp_path / "logs" / "app.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    report = analyze(logs, catalog=catalog)
+    query = f"SELECT * EXCLUDE (_seq) FROM priced ORDER BY {order}"
+    one_sort = analysis.conform(
+        pl.from_arrow(report.workspace.con.sql(query).to_arrow_table()), analysis._PRICED_SCHEMA
+    )
+    monkeypatch.setattr(analysis, "SLICE_ROWS", 7)
+    monkeypatch.setattr(analysis, "BATCH_ROWS", 4)
+    lead = order.split(",")[0]
+    ranges = analysis._slice_ranges(report.workspace.con, "FROM priced WHERE TRUE", lead)
+    assert len(ranges) >= 4  # 45 calls in slices of about 7
+    frames = list(report.iter_calls(order=order))
+    assert pl.concat(frames).equals(one_sort)
+    assert one_sort["ts"].null_count() == 5 and one_sort["ts"].n_unique() == 16
+    if order != "_seq":
+        assert not one_sort["source_line"].is_sorted()  # the order is not the read order
+
+
 def test_parquet_of_a_report_holds_its_calls_in_any_order(report, tmp_path):
     """DuckDB copies the calls in parallel, unsorted: the same rows and types as the calls in read order."""
     whole = pl.read_parquet(write_calls(report.calls, tmp_path / "whole.parquet"))
