@@ -53,18 +53,24 @@ def _leading_column(order: str) -> str | None:
     return first if _PLAIN_COLUMN.fullmatch(first) else None
 
 
-def _slice_ranges(con: duckdb.DuckDBPyConnection, where: str, lead: str) -> list[tuple[str, list]]:
+def _slice_ranges(
+    con: duckdb.DuckDBPyConnection, where: str, lead: str, by_day: bool = False
+) -> list[tuple[str, list]]:
     """(condition, parameters) of consecutive ranges of column `lead` over the calls `where` selects, cut
     at approximate quantiles so each holds about SLICE_ROWS calls (any cut is exact), then of the calls
-    whose `lead` is null."""
+    whose `lead` is null. `by_day`: `lead` is a time, cut at the UTC midnight at or before each quantile
+    (a day's calls are never split)."""
     rows, keyed = con.execute(f"SELECT count(*), count({lead}) {where}").fetchall()[0]
     parts = -(-keyed // SLICE_ROWS)
     cuts: list = []
     if parts > 1:
         fractions = ", ".join(str(i / parts) for i in range(1, parts))
-        cuts = sorted(
-            set(con.execute(f"SELECT approx_quantile({lead}, [{fractions}]) {where}").fetchall()[0][0])
-        )
+        quantiles = f"approx_quantile({lead}, [{fractions}])"
+        if by_day:
+            quantiles = (
+                f"list_transform({quantiles}, lambda q: to_timestamp(epoch_us(q) // 86400000000 * 86400))"
+            )
+        cuts = sorted(set(con.execute(f"SELECT {quantiles} {where}").fetchall()[0][0]))
     ranges = []
     for low, high in itertools.pairwise([None, *cuts, None]):
         bounds = (
@@ -85,14 +91,16 @@ def _sorted_slices(
     order: str,
     lead: str,
     batch_rows: int | None,
+    by_day: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """The priced calls WHERE `condition` ORDER BY `order`, a range of its leading column `lead` at a
-    time (`_slice_ranges`), each sorted by the whole `order`: the same rows in the same order as one
-    sort, in the memory of a slice."""
+    """The priced calls WHERE `condition` ORDER BY `order`, a range of its leading column `lead` (or,
+    `by_day`, of `ts` in whole UTC days, for an order that leads with the day) at a time
+    (`_slice_ranges`), each sorted by the whole `order`: the same rows in the same order as one sort,
+    which DuckDB does in the memory of a range."""
     where = f"FROM priced WHERE ({condition})"
-    for bounds, params in _slice_ranges(con, where, lead):
+    for bounds, params in _slice_ranges(con, where, lead, by_day):
         query = con.sql(f"SELECT {selected} {where} AND {bounds} ORDER BY {order}", params=params or None)
-        yield from query.to_arrow_table().to_batches(batch_rows or BATCH_ROWS)
+        yield from query.to_arrow_reader(batch_rows or BATCH_ROWS)
 
 
 class Report:
@@ -136,12 +144,15 @@ class Report:
         batch_rows: int | None = None,
         ordered: bool = True,
         columns: Sequence[str] | None = None,
+        by_day: bool = False,
     ) -> Iterator[pl.DataFrame]:
         """The priced calls that satisfy a SQL condition, in `order` (default: the report's), streamed
         from the workspace `batch_rows` at a time, so an export of any size holds one batch in memory.
         Yields at least one frame (empty when no call matches); `ordered=False` skips the sort for a
         consumer whose result does not depend on the order; `columns`: only those (a consumer that reads
-        a few of them spares the sort and the conversion the others). Nothing else may run on the workspace
+        a few of them spares the sort and the conversion the others). An order that leads with a column
+        is sorted a range of it at a time (`_sorted_slices`); `by_day`: `order` leads with the calls' UTC
+        day, and ranges of `ts` are cut at UTC midnights. Nothing else may run on the workspace
         connection until the iteration ends."""
         if self.workspace is None:
             yield self._without_workspace(condition)
@@ -150,9 +161,9 @@ class Report:
         schema = {c: _PRICED_SCHEMA[c] for c in columns} if columns else _PRICED_SCHEMA
         selected = ", ".join(quote_identifier(c) for c in columns) if columns else "* EXCLUDE (_seq)"
         con = self.workspace.con
-        lead = _leading_column(order) if ordered else None
+        lead = ("ts" if by_day else _leading_column(order)) if ordered else None
         if lead is not None:
-            batches = read_ahead(_sorted_slices(con, selected, condition, order, lead, batch_rows))
+            batches = read_ahead(_sorted_slices(con, selected, condition, order, lead, batch_rows, by_day))
         else:
             sort = f" ORDER BY {order}" if ordered else ""
             query = con.sql(f"SELECT {selected} FROM priced WHERE {condition}{sort}")

@@ -195,6 +195,7 @@ def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritt
         order=f"{focus.LEADING_KEYS_SQL}, ts, _seq",
         batch_rows=focus.FOCUS_BATCH_ROWS,
         columns=focus.FOCUS_INPUTS,
+        by_day=True,
     )
     _write_focus_rows((written.add(run) for run in focus.focus_runs(calls, catalog)), path)
     return written

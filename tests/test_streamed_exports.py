@@ -98,9 +98,16 @@ def test_focus_written_a_few_calls_at_a_time_is_the_file_written_at_once(
     report, tmp_path, monkeypatch, catalog, suffix
 ):
     """Batches of 3 calls split (day, provider, model) groups: their partial rows add up across batches to
-    the rows of one pass."""
+    the rows of one pass. The calls are sorted whole days at a time (slices of about 7 calls, cut at UTC
+    midnights: 9 calls a day)."""
     whole = write_focus(report.calls, tmp_path / f"whole.focus.{suffix}", catalog)
     monkeypatch.setattr(focus, "FOCUS_BATCH_ROWS", 3)
+    monkeypatch.setattr(analysis, "SLICE_ROWS", 7)
+    ranges = analysis._slice_ranges(report.workspace.con, "FROM priced WHERE TRUE", "ts", by_day=True)
+    cuts = [value for _, params in ranges for value in params]
+    assert len(ranges) >= 4 and all(cut.timestamp() % DAY == 0 for cut in cuts)
+    sliced, slices = [], analysis._sorted_slices
+    monkeypatch.setattr(analysis, "_sorted_slices", lambda *a: sliced.append(a[-1]) or slices(*a))
     batches: list[set] = []
     partial = focus._partial
 
@@ -112,7 +119,7 @@ def test_focus_written_a_few_calls_at_a_time_is_the_file_written_at_once(
 
     monkeypatch.setattr(focus, "_partial", recording)
     streamed = write_report_focus(report, tmp_path / f"streamed.focus.{suffix}", catalog)
-    assert len(batches) >= 3
+    assert len(batches) >= 3 and sliced == [True]  # by whole days
     assert any(a & b for i, a in enumerate(batches) for b in batches[i + 1 :])  # a group was split
     assert (streamed.rows, streamed.calls, streamed.cost_usd) == (
         whole.rows.height,
