@@ -29,6 +29,10 @@ def read_ahead(batches: Iterator[T]) -> Iterator[T]:
             slot.put(done)
         except BaseException as exc:  # re-raised by the consumer
             slot.put(exc)
+        finally:  # a generator left early lets go of what it holds (an open query) here, not at collection
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, daemon=True, name="llmaudit-read-ahead")
     thread.start()
