@@ -320,7 +320,7 @@ def summarize(
             GROUP BY GROUPING SETS (({", ".join([*undated, *grouped])}), (day, {", ".join(grouped)}))""")
     except duckdb.OutOfMemoryException:
         # GROUPING SETS hold their input in memory (DuckDB materializes it for the two sets): with ~1M
-        # groups of keys (100k fine-tuned model ids over 1M calls) it does not fit, where two plain
+        # groups of keys (554k fine-tuned model ids over 1M calls) it does not fit, where two plain
         # aggregates, each scanning the calls, spill (the 10M benchmark's summary: 4.3 s against 3.4)
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _summary_fine AS
