@@ -152,8 +152,9 @@ class Report:
         Yields at least one frame (empty when no call matches); `ordered=False` skips the sort for a
         consumer whose result does not depend on the order; `columns`: only those (a consumer that reads
         a few of them spares the sort and the conversion the others). An order that leads with a column
-        is sorted a range of it at a time (`_sorted_slices`); `by_day`: `order` leads with the calls' UTC
-        day, and ranges of `ts` are cut at UTC midnights. Nothing else may run on the workspace
+        is sorted a range of it at a time (`_sorted_slices`) where a range is read without scanning every
+        call (`Workspace.ranges_prune`); `by_day`: `order` leads with the calls' UTC day, and ranges of
+        `ts` are cut at UTC midnights. Nothing else may run on the workspace
         connection until the iteration ends."""
         if self.workspace is None:
             yield self._without_workspace(condition)
@@ -162,7 +163,8 @@ class Report:
         schema = {c: _PRICED_SCHEMA[c] for c in columns} if columns else _PRICED_SCHEMA
         selected = ", ".join(quote_identifier(c) for c in columns) if columns else "* EXCLUDE (_seq)"
         con = self.workspace.con
-        lead = ("ts" if by_day else _leading_column(order)) if ordered else None
+        sliced = ordered and self.workspace.ranges_prune
+        lead = ("ts" if by_day else _leading_column(order)) if sliced else None
         if lead is not None:
             batches = read_ahead(_sorted_slices(con, selected, condition, order, lead, batch_rows, by_day))
         else:

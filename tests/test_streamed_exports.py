@@ -83,6 +83,25 @@ def test_calls_in_sorted_slices_come_in_the_order_of_one_sort(tmp_path, catalog,
         assert not one_sort["source_line"].is_sorted()  # the order is not the read order
 
 
+def test_calls_tables_read_in_place_are_sorted_in_one_pass(report, tmp_path, catalog, monkeypatch):
+    """A Parquet calls table read in place numbers its rows as it reads them (`_seq` is computed), so a
+    range of them would scan every call: its calls come from one sort."""
+    table, _ = write_report_calls(report, tmp_path / "calls.parquet")
+    in_place = analyze(table, catalog=catalog)
+    assert not in_place.workspace.ranges_prune and report.workspace.ranges_prune
+    sliced = []
+    monkeypatch.setattr(analysis, "_sorted_slices", lambda *a: sliced.append(a) or iter(()))
+    monkeypatch.setattr(analysis, "SLICE_ROWS", 7)
+    frames = list(in_place.iter_calls())
+    one_sort = in_place.workspace.con.sql(
+        "SELECT * EXCLUDE (_seq) FROM priced ORDER BY _seq"
+    ).to_arrow_table()
+    assert not sliced and pl.concat(frames).equals(
+        analysis.conform(pl.from_arrow(one_sort), analysis._PRICED_SCHEMA)
+    )
+    assert pl.concat(frames).height == 45
+
+
 def test_parquet_of_a_report_holds_its_calls_in_any_order(report, tmp_path):
     """DuckDB copies the calls in parallel, unsorted: the same rows and types as the calls in read order."""
     whole = pl.read_parquet(write_calls(report.calls, tmp_path / "whole.parquet"))
