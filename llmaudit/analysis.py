@@ -268,8 +268,8 @@ def _finish(
         try:
             data = summarize.summarize(con, "usage", "rates", intake, catalog, keys)
         except duckdb.OutOfMemoryException:
-            # hundreds of thousands of users or keys: their wide sums spill within the full share only
-            # (1M calls of 1M users: out of memory at 256MB, the summary 3.1 s at 512MB)
+            # hundreds of thousands of users or keys: their wide sums can outgrow the 256MB share (1M
+            # calls of 1M users did in some runs) and spill within the full one
             with workspace.full_share() as grown:
                 if not grown:
                     raise
@@ -325,7 +325,9 @@ def analyze(
         # local Parquet calls tables alone are read in place, each stage scanning the columns it needs
         # (10M exported calls: 10.7 s against 24.8 s copied into the workspace first)
         parts = [parquet_calls_sql(workspace.con, t, table_no=i) for i, t in enumerate(tables)]
-        workspace.use_relation(" UNION ALL ".join(f"({part})" for part in parts), normalize_models=True)
+        # their `_seq` is computed as they are read: a range of it means a scan of every call
+        relation = " UNION ALL ".join(f"({part})" for part in parts)
+        workspace.use_relation(relation, normalize_models=True, ranges_prune=False)
         intake.rows_read = workspace.rows
     else:  # with logs, or downloaded once from object storage
         for table in tables:

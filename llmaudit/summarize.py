@@ -8,6 +8,7 @@ Decimal money. Rendering lives in llmaudit.report.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -237,6 +238,12 @@ def _omitted(kept: list[dict[str, Any]], whole: dict[str, Any]) -> dict[str, Any
     }
 
 
+def _kept_keys(names: list[str], kept: Collection[str]) -> str:
+    """The key columns `names` for rows grouped by `kept` alone: the others are null, as a grouping set
+    leaves them."""
+    return ", ".join(n if n in kept else f"NULL AS {n}" for n in names)
+
+
 def _group_rows(
     rows: list[dict[str, Any]], keys: list[str], names: list[str], total: Decimal | None = None
 ) -> list[dict[str, Any]]:
@@ -327,10 +334,9 @@ def summarize(
             SELECT 'keys' AS _part, {", ".join(names)}, {", ".join(grouped)}, {sums}
             FROM {source} GROUP BY ALL LIMIT 0""")
         for part, kept in (("keys", undated), ("day", ["day"])):
-            cells = ", ".join(n if n in kept else f"NULL AS {n}" for n in names)
             con.execute(f"""
                 INSERT INTO _summary_fine
-                SELECT '{part}' AS _part, {cells}, {", ".join(grouped)}, {sums}
+                SELECT '{part}' AS _part, {_kept_keys(names, kept)}, {", ".join(grouped)}, {sums}
                 FROM {source} GROUP BY {", ".join([*kept, *grouped])}""")
     # the attribution lists keep their costliest rows (the rest summed apart); a --by breakdown, asked for,
     # keeps every row. Their sets are summed apart with the few measures their rows show: a million users'
@@ -344,7 +350,7 @@ def summarize(
         SETS over fine ran out of memory at 256MB with 300k users: their tables did not spill); costed:
         quantity sums x rates per price; then the set's rows."""
         level1 = "\n          UNION ALL\n".join(
-            f"""SELECT {masks[name]} AS _set, {", ".join(n if n in keys else f"NULL AS {n}" for n in names)},
+            f"""SELECT {masks[name]} AS _set, {_kept_keys(names, keys)},
             {", ".join(price)}, {"_has_reported" if name == "totals" else "NULL::BOOLEAN AS _has_reported"},
             {_LEVEL1_SUMS.replace("{quantities}", summed)}
           FROM _summary_fine WHERE _part = '{"day" if name == "by_day" else "keys"}'

@@ -247,13 +247,16 @@ class Workspace:
             SELECT {columns}, s._seq FROM {source} s LEFT JOIN model_ids m ON m.model_raw = s.model_raw
             WHERE {condition}""")
 
-    def use_relation(self, select_sql: str, *, normalize_models: bool = False) -> None:
+    def use_relation(
+        self, select_sql: str, *, normalize_models: bool = False, ranges_prune: bool = True
+    ) -> None:
         """Make `calls` a view over a SELECT giving CALL_SCHEMA columns and a unique `_seq`, so it is
         scanned in place instead of copied: an attached history store (`HistoryStore.select_sql`), or
-        Parquet calls tables on local disk (`normalize_models`: their model ids as spooled logs' are)."""
+        Parquet calls tables on local disk (`normalize_models`: their model ids as spooled logs' are).
+        `ranges_prune`: a range of `_seq` or `ts` is read without scanning every call (see `__init__`)."""
+        self.ranges_prune = ranges_prune
         if normalize_models:
             self._calls_view(f"({select_sql})")
-            self.ranges_prune = False
         else:
             self.con.execute(f"CREATE OR REPLACE VIEW calls AS SELECT * FROM ({select_sql})")
         self.rows = self.count("calls")
