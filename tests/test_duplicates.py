@@ -40,7 +40,8 @@ def log(tmp_path: Path) -> Path:
     spaced = '[ {"role": "user",   "content": "How do I reset my password?"} ]'
     lines = [
         _call("a1", T0, FAQ),
-        _call("a2", T0 + 2 * HOUR, FAQ, output=300),  # repeat, costlier answer
+        # repeat, costlier answer, from another feature: the group is labelled by its first repeat
+        _call("a2", T0 + 2 * HOUR, FAQ, output=300, metadata={"feature": "help-center"}),
         # the same request written with other whitespace: the reader re-serializes it, still a repeat
         _call("a3", T0 + 3 * HOUR, FAQ).replace(json.dumps(FAQ), spaced),
         _call("a4", T0 + 50 * HOUR, FAQ),  # a repeat, but 47 h after the previous copy
@@ -65,7 +66,7 @@ def test_repeats_are_costed_per_call_and_split_by_window(log, catalog):
     assert dup["repeat_cost_within_window_usd"] == cost["a2"] + cost["a3"]
     assert (dup["calls_with_request"], dup["calls_without_request"]) == (6, 1)
     (top,) = dup["top"]
-    assert (top["calls"], top["repeats"], top["model"]) == (4, 3, "gpt-4o")
+    assert (top["calls"], top["repeats"], top["model"], top["feature"]) == (4, 3, "gpt-4o", "help-center")
     assert top["repeat_cost_usd"] == dup["repeat_cost_usd"]
 
 
@@ -114,22 +115,49 @@ def test_every_planted_repeat_is_found(tmp_path, fmt):
     assert dup["groups"] == key.filter(key.is_duplicated()).n_unique()
 
 
-def test_repeats_priced_in_slices_give_the_same_section(tmp_path, catalog, monkeypatch):
-    """Repeats are joined back to their calls a slice of the read order at a time (memory): any slicing
-    gives the same section as one slice, to the cent and the group, from logs and from a history store."""
-    import llmaudit.duplicates as duplicates
+def test_repeat_costs_match_per_call_pricing_from_logs_and_store(tmp_path, catalog):
+    """Every call of a repeated request is priced and then ranked in one pass: the section agrees with
+    per-call pricing ranked independently in polars (totals, window split, top groups to the cent and
+    their labels), from logs and from a history store's marks."""
     from llmaudit.analysis import analyze_history
     from llmaudit.store import HistoryStore
 
     generate = bench_generator()
     out = tmp_path / "g.openai.jsonl"
     generate.write("openai", 6_000, 5, out)
-    whole = analyze(out, catalog=catalog).data["duplicates"]
-    assert whole["repeat_calls"] > 1_000 and len(whole["top"]) == 10
-    monkeypatch.setattr(duplicates, "BYTES_PER_REPEAT", 2_000_000)  # slices of ~128 (256MB) or ~256 repeats
-    sliced = analyze(out, catalog=catalog).data["duplicates"]
-    assert sliced == whole
+    calls = read_logs(out).calls
+    priced = (
+        price(calls, catalog)
+        .with_row_index("_order")
+        .with_columns(pl.col("cost_usd").fill_null(0))  # unpriced repeats cost nothing here too
+        .filter(pl.col("row_kind") == "call", pl.col("status") == "ok", pl.col("prompt_hash").is_not_null())
+        .sort("ts", "_order", nulls_last=True)
+        .with_columns(
+            _n=pl.int_range(pl.len()).over("prompt_hash"), _prev=pl.col("ts").shift().over("prompt_hash")
+        )
+    )
+    repeats = priced.filter(pl.col("_n") > 0)
+    within = repeats.filter(pl.col("ts") - pl.col("_prev") <= pl.duration(hours=24))
+    groups = (
+        repeats.group_by("prompt_hash")
+        .agg(
+            pl.col("cost_usd").sum(),
+            pl.len().alias("repeats"),
+            pl.col("model").first(),
+            pl.col("feature").sort_by("_n").first(),
+        )
+        .sort(["cost_usd", "repeats", "prompt_hash"], descending=[True, True, False])
+        .head(10)
+    )
+    dup = analyze(out, catalog=catalog).data["duplicates"]
+    assert dup["repeat_calls"] == repeats.height > 1_000
+    assert dup["repeat_cost_usd"] == sum(repeats["cost_usd"])
+    assert dup["repeat_calls_within_window"] == within.height < repeats.height
+    assert dup["repeat_cost_within_window_usd"] == sum(within["cost_usd"])
+    top = [
+        (t["prompt_hash"], t["repeat_cost_usd"], t["repeats"], t["model"], t["feature"]) for t in dup["top"]
+    ]
+    assert top == list(groups.select("prompt_hash", "cost_usd", "repeats", "model", "feature").iter_rows())
     store = HistoryStore(tmp_path / "h.duckdb")
-    store.add(read_logs(out).calls, catalog)
-    again = analyze_history(store, catalog=catalog).data["duplicates"]  # the store's marks, sliced
-    assert {k: v for k, v in again.items() if k != "top"} == {k: v for k, v in whole.items() if k != "top"}
+    store.add(calls, catalog)
+    assert analyze_history(store, catalog=catalog).data["duplicates"] == dup  # from the store's marks
