@@ -195,16 +195,17 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
         "tiers": ("price_tier",),
         "modes": ("price_mode",),
         "reasons": ("unpriced_reason",),
-        "unpriced_models": ("unpriced_reason", "model_raw"),
     }
     if by:
         sets["breakdown"] = tuple(f"breakdown_{name}" for name in by)
     return columns, sets, formats
 
 
-# rows kept per attribution list (by feature, user, project, key): the costliest, the rest summed apart in
-# `omitted` (300k users' rows made a 1.2 GiB process and a 70 MB report; `--by user` lists them all)
-MAX_ATTRIBUTION_ROWS = 1000
+# rows kept per list (by model, feature, user, project, key; the unknown model ids of the coverage): the
+# costliest (the most called), the rest summed apart in `omitted` (300k users' rows made a 1.2 GiB process
+# and a 70 MB report, 554k model ids 3.4 GiB and 45 s of Python; `--by user` or `--by model` lists them all)
+MAX_LIST_ROWS = 1000
+UNKNOWN_MODEL = "unknown model"
 _LISTED = ("calls", "priced_calls", "input_tokens", "output_tokens", "cost_usd")
 
 
@@ -341,7 +342,9 @@ def summarize(
     # the attribution lists keep their costliest rows (the rest summed apart); a --by breakdown, asked for,
     # keeps every row. Their sets are summed apart with the few measures their rows show: a million users'
     # rows with every measure did not fit DuckDB's memory
-    listed: dict[str, int | None] = {f"by_{name}": MAX_ATTRIBUTION_ROWS for name in ATTRIBUTION}
+    listed: dict[str, int | None] = {"by_model": MAX_LIST_ROWS} | {
+        f"by_{n}": MAX_LIST_ROWS for n in ATTRIBUTION
+    }
     if by:
         listed["breakdown"] = None
 
@@ -394,6 +397,10 @@ def summarize(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _summary_rows AS {sets_query(small)}")
         for name in listed:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _summary_list_{masks[name]} AS {list_query(name)}")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _summary_unknown AS
+            SELECT model_raw, sum(rows) AS calls, sum(input_tokens) AS input_tokens FROM _summary_fine
+            WHERE _part = 'keys' AND unpriced_reason = '{UNKNOWN_MODEL}' GROUP BY model_raw""")
     finally:
         con.execute("DROP TABLE IF EXISTS _summary_fine")
     try:
@@ -401,10 +408,10 @@ def summarize(
         fields = [d[0] for d in cursor.description]
         result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
         lists = {name: _listed(con, masks[name], sets[name], limit) for name, limit in listed.items()}
+        unknown = _unknown_models(con, MAX_LIST_ROWS)
     finally:
-        con.execute("DROP TABLE IF EXISTS _summary_rows")
-        for name in listed:
-            con.execute(f"DROP TABLE IF EXISTS _summary_list_{masks[name]}")
+        for table in ("_summary_rows", "_summary_unknown", *(f"_summary_list_{masks[n]}" for n in listed)):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     by_set: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
     mask_to_set = {mask: name for name, mask in masks.items()}
     for row in result:
@@ -412,16 +419,19 @@ def summarize(
     # no calls at all (everything rejected, or none in the period): the grand total is all zeros
     total = by_set["totals"][0] if by_set["totals"] else dict.fromkeys(fields) | dict.fromkeys(_SUMMED, 0)
     data: dict[str, Any] = {
-        "coverage": _coverage(intake, total, by_set),
+        "coverage": _coverage(intake, total, by_set, *unknown),
         "totals": _totals(total),
         "period": {"first": _utc(total["first_ts"]), "last": _utc(total["last_ts"])},
-        "by_model": _group_rows(by_set["by_model"], ["model"], ["model"]),
         "by_day": sorted(
             _group_rows([r for r in by_set["by_day"] if r["day"] is not None], ["day"], ["day"]),
             key=lambda r: r["day"],
         ),
     }
+    rows, whole_set = lists["by_model"]
+    data["by_model"] = _group_rows(rows, ["model"], ["model"], whole_set["cost_usd"])
     omitted: dict[str, dict[str, Any]] = {}
+    if whole_set["groups"] > len(rows):
+        omitted["by_model"] = _omitted(rows, whole_set)
     for name in ATTRIBUTION:
         rows, whole_set = lists[f"by_{name}"]
         if whole_set["named"]:  # some call names one
@@ -446,15 +456,36 @@ def summarize(
     return data
 
 
-def _coverage(intake: Intake, total: dict[str, Any], by_set: dict[str, list[dict[str, Any]]]) -> dict:
+def _unknown_models(
+    con: duckdb.DuckDBPyConnection, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The most called unknown model ids (`_summary_unknown`), at most `limit`, ties by id (nulls last);
+    and how many ids there are, with their calls and input tokens."""
+    cursor = con.execute(
+        f"SELECT model_raw, calls, input_tokens FROM _summary_unknown "
+        f"ORDER BY calls DESC, model_raw NULLS LAST LIMIT {int(limit)}"
+    )
+    rows = [
+        {"model_raw": model, "calls": calls, "input_tokens": _int(tokens)}
+        for model, calls, tokens in cursor.fetchall()
+    ]
+    ids, calls, tokens = con.execute(
+        "SELECT count(*), coalesce(sum(calls), 0), coalesce(sum(input_tokens), 0) FROM _summary_unknown"
+    ).fetchall()[0]
+    return rows, {"models": ids, "calls": _int(calls), "input_tokens": _int(tokens)}
+
+
+def _coverage(
+    intake: Intake,
+    total: dict[str, Any],
+    by_set: dict[str, list[dict[str, Any]]],
+    unknown: list[dict[str, Any]],
+    unknown_whole: dict[str, Any],
+) -> dict:
     calls, priced = total["rows"], total["priced_rows"]
     reasons = sorted(
         (r for r in by_set["reasons"] if r["unpriced_reason"] is not None),
         key=lambda r: (-r["rows"], r["unpriced_reason"]),
-    )
-    unknown_models = sorted(
-        (r for r in by_set["unpriced_models"] if r["unpriced_reason"] == "unknown model"),
-        key=lambda r: (-r["rows"], r["model_raw"] is None, r["model_raw"] or ""),
     )
     formats: dict[str, int] = {}
     for fmt in intake.files.values():
@@ -474,10 +505,19 @@ def _coverage(intake: Intake, total: dict[str, Any], by_set: dict[str, list[dict
         "files": len(intake.files),
         "formats": formats,
         "unknown_format_files": [{"file": f, "rows": n} for f, n in intake.unknown_files.items()],
-        "unpriced_models": [
-            {"model_raw": r["model_raw"], "calls": r["rows"], "input_tokens": _int(r["input_tokens"])}
-            for r in unknown_models
-        ],
+        "unpriced_models": unknown,
+        # the unknown ids the list leaves out (more than MAX_LIST_ROWS of them)
+        **(
+            {
+                "unpriced_models_omitted": {
+                    "models": unknown_whole["models"] - len(unknown),
+                    "calls": unknown_whole["calls"] - sum(r["calls"] for r in unknown),
+                    "input_tokens": unknown_whole["input_tokens"] - sum(r["input_tokens"] for r in unknown),
+                }
+            }
+            if unknown_whole["models"] > len(unknown)
+            else {}
+        ),
         "unpriced_reasons": {r["unpriced_reason"]: r["rows"] for r in reasons},
         "cost_lines": next((r["rows"] for r in reasons if r["unpriced_reason"] == "cost line (no usage)"), 0),
         "rejects_sample": intake.rejects_sample,

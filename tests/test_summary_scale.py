@@ -41,7 +41,7 @@ def test_attribution_lists_keep_the_costliest_rows_and_sum_the_rest(tmp_path, mo
     logs = _logs(tmp_path)
     whole = analyze(logs).data
     assert len(whole["by_user"]) == USERS and "omitted" not in whole
-    monkeypatch.setattr(summarize, "MAX_ATTRIBUTION_ROWS", 3)
+    monkeypatch.setattr(summarize, "MAX_LIST_ROWS", 3)
     capped = analyze(logs).data
     # the same first rows, shares of the whole cost; the rest summed apart
     assert capped["by_user"] == whole["by_user"][:3]
@@ -55,6 +55,50 @@ def test_attribution_lists_keep_the_costliest_rows_and_sum_the_rest(tmp_path, mo
         }
     }
     assert capped["by_feature"] == whole["by_feature"]  # one feature: nothing left out
+    assert capped["totals"] == whole["totals"]
+
+
+def test_model_lists_keep_the_costliest_models_and_sum_the_rest(tmp_path, monkeypatch):
+    """by_model and the coverage's unknown model ids are capped like the attribution lists (554k distinct
+    fine-tuned ids made a 3.4 GiB process): the same first rows, the rest summed apart."""
+    priced = ["gpt-4o-mini", "gpt-4o", "gpt-4.1"]
+    unknown = [f"ft:acme-private-{n}" for n in range(5)]
+    lines = [
+        json.dumps(
+            {
+                "object": "chat.completion",
+                "id": f"m-{i}-{call}",
+                "created": 1772323200 + 60 * call,
+                "model": model,
+                "usage": {"prompt_tokens": 1000 * (i + 1), "completion_tokens": 10},
+            }
+        )
+        for i, model in enumerate(priced + unknown)
+        for call in range(i + 1)
+    ]
+    logs = write(tmp_path / "models.jsonl", "\n".join(lines) + "\n")
+    whole = analyze(logs).data
+    assert len(whole["by_model"]) == len(priced + unknown) and "omitted" not in whole
+    assert len(whole["coverage"]["unpriced_models"]) == len(unknown)
+    assert "unpriced_models_omitted" not in whole["coverage"]
+    monkeypatch.setattr(summarize, "MAX_LIST_ROWS", 3)
+    capped = analyze(logs).data
+    assert capped["by_model"] == whole["by_model"][:3]
+    rest = whole["by_model"][3:]
+    assert capped["omitted"]["by_model"] == {
+        "rows": len(rest),
+        "calls": sum(r["calls"] for r in rest),
+        "cost_usd": sum((r["cost_usd"] or 0) for r in rest),
+    }
+    # the most called unknown ids first
+    assert [m["model_raw"] for m in capped["coverage"]["unpriced_models"]] == unknown[::-1][:3]
+    assert capped["coverage"]["unpriced_models"] == whole["coverage"]["unpriced_models"][:3]
+    left = whole["coverage"]["unpriced_models"][3:]
+    assert capped["coverage"]["unpriced_models_omitted"] == {
+        "models": 2,
+        "calls": sum(m["calls"] for m in left),
+        "input_tokens": sum(m["input_tokens"] for m in left),
+    }
     assert capped["totals"] == whole["totals"]
 
 
