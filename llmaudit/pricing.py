@@ -47,10 +47,13 @@ _SCALED_RATES = ",\n      ".join(
 )
 
 
-def id_region(model_raw: str | None, provider: str | None) -> str | None:
+def id_region(
+    model_raw: str | None, provider: str | None, normalized_id: tuple[str | None, str | None] | None = None
+) -> str | None:
     """The pricing region a logged id implies: a Bedrock geo prefix (us., eu., global., ...), or 'in-region'
-    for a Bedrock id without one (same-region inference); None when the id says nothing."""
-    normalized, region = normalize_model_id(model_raw)
+    for a Bedrock id without one (same-region inference); None when the id says nothing.
+    `normalized_id`: `normalize_model_id(model_raw)`, when the caller has it."""
+    normalized, region = normalized_id or normalize_model_id(model_raw)
     if region is not None:
         return region
     raw = (model_raw or "").lower().split("/")[-1]
@@ -64,14 +67,15 @@ def _resolution(calls: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     pairs = calls.select("provider", "model_raw").unique().to_dicts()
     rows = []
     for pair in pairs:
-        model = catalog.resolve(pair["model_raw"], pair["provider"])
+        normalized = normalize_model_id(pair["model_raw"])  # once for both (~1.5 us an id)
+        model = catalog.resolve(pair["model_raw"], pair["provider"], normalized[0])
         rows.append(
             {
                 **pair,
                 "_price_key": model.key if model else None,
                 "_catalog_model": model.id if model else None,
                 "_catalog_provider": model.provider if model else None,
-                "_id_region": id_region(pair["model_raw"], pair["provider"]),
+                "_id_region": id_region(pair["model_raw"], pair["provider"], normalized),
             }
         )
     schema = {

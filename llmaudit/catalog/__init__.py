@@ -68,12 +68,15 @@ class Catalog:
         wanted = set(keys)
         return region_table([m for m in self.models if m.key in wanted])
 
-    def resolve(self, model_raw: str | None, provider: str | None = None) -> Model | None:
+    def resolve(
+        self, model_raw: str | None, provider: str | None = None, normalized: str | None = None
+    ) -> Model | None:
+        """The model a logged id names (`normalized`: its `normalize_model_id`, when the caller has it)."""
         if model_raw is not None and self.user_aliases:
             aliased = self.user_aliases.get(model_raw.strip().lower())
             if aliased is not None:
                 return aliased
-        return self.index.resolve(model_raw, provider)
+        return self.index.resolve(model_raw, provider, normalized)
 
     def get(self, key: str) -> Model | None:
         return next((m for m in self.models if m.key == key or m.id == key), None)
