@@ -168,3 +168,81 @@ def test_a_summary_whose_grouping_sets_do_not_fit_is_summed_in_two_aggregates(tm
     )
     assert analyze(logs, by=by).data == expected
     assert len(refused) == 1
+
+
+def _tied_logs(tmp_path):
+    """Calls whose groups tie on cost (ordered by key then), lack a user (null key: last among equals),
+    or are unpriced (no cost, never $0)."""
+    calls = [
+        ("u-b", "gpt-4o-mini", 1000),
+        ("u-a", "gpt-4o-mini", 1000),
+        (None, "gpt-4o-mini", 1000),
+        ("u-c", "gpt-4o", 5000),
+        ("u-c", "acme-unknown-1", 5000),
+        ("u-d", "acme-unknown-1", 10),
+        ("", "gpt-4o-mini", 1000),
+    ]
+    lines = [
+        json.dumps(
+            {
+                "object": "chat.completion",
+                "id": f"t-{i}",
+                "created": 1772323200 + 3600 * i,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "completion_tokens": 7},
+                **({"metadata": {"user": user}} if user is not None else {}),
+            }
+        )
+        for i, (user, model, tokens) in enumerate(calls)
+    ]
+    return write(tmp_path / "tied.jsonl", "\n".join(lines) + "\n")
+
+
+def test_breakdown_rows_stream_from_columns_as_the_lists_order_them(tmp_path):
+    """A --by breakdown keeps its rows as columns (`GroupRows`) in DuckDB's order: the same rows, order
+    and shares as the attribution list of the same key, and as `_group_rows` sorting them in Python."""
+    import random
+
+    from llmaudit.summarize import GroupRows, _group_rows
+
+    data = analyze(_tied_logs(tmp_path), by="user").data
+    rows = data["breakdown"]["rows"]
+    assert isinstance(rows, GroupRows) and len(rows) == 6
+    assert list(rows) == data["by_user"] and rows == data["by_user"]
+    assert [r["user"] for r in rows] == ["u-c", "", "u-a", "u-b", None, "u-d"]
+    assert rows[0] == rows[-6] == data["by_user"][0] and rows[1:3] == data["by_user"][1:3]
+    assert rows[::2] == data["by_user"][::2] and rows[4:99] == data["by_user"][4:]
+    with pytest.raises(IndexError):
+        rows[6]
+    several = analyze(_tied_logs(tmp_path), by="user,day").data["breakdown"]["rows"]
+    raw = several._table.to_pylist()
+    random.Random(1).shuffle(raw)
+    keys = ["breakdown_user", "breakdown_day"]
+    assert list(several) == _group_rows(raw, keys, ["user", "day"], sum(r["cost_usd"] or 0 for r in raw))
+
+
+def test_json_and_csv_write_a_breakdown_row_by_row_as_a_whole_document(tmp_path):
+    """The JSON and CSV of a report with a --by breakdown, written a row at a time, are the text of the
+    whole document rendered at once."""
+    import csv as csvlib
+
+    from llmaudit import __version__
+    from llmaudit.report.csvout import iter_csv, render_csv
+    from llmaudit.report.jsonout import iter_json, plain
+
+    for by in ("user", "user,day"):
+        data = analyze(_tied_logs(tmp_path), by=by).data
+        whole = {**data, "breakdown": {**data["breakdown"], "rows": list(data["breakdown"]["rows"])}}
+        envelope = {"schema": "s", "llmaudit_version": __version__, **plain(whole)}
+        expected = json.dumps(envelope, indent=2, ensure_ascii=False)
+        assert "".join(iter_json("s", data)) == expected
+        assert "".join(iter_json("s", data, rows_per_piece=2)) == expected  # commas between pieces
+        pieces = list(iter_csv(data, rows_per_piece=2))
+        assert len(pieces) > 2 and "".join(pieces) == render_csv(whole)
+        parsed = list(csvlib.DictReader("".join(pieces).splitlines()))
+        assert [r["user"] for r in parsed][:3] == ["u-c", "", "u-a"]
+    empty = {**data, "breakdown": {**data["breakdown"], "rows": data["breakdown"]["rows"][0:0]}}
+    lazy_empty = {**data, "breakdown": {**data["breakdown"], "rows": data["breakdown"]["rows"]}}
+    lazy_empty["breakdown"]["rows"]._table = lazy_empty["breakdown"]["rows"]._table.slice(0, 0)
+    assert json.loads("".join(iter_json("s", lazy_empty)))["breakdown"]["rows"] == []
+    assert json.loads("".join(iter_json("s", empty)))["breakdown"]["rows"] == []

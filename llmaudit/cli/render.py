@@ -37,18 +37,19 @@ def warn_rejects(report: Report) -> None:
 
 def print_report(report: Report, fmt: str) -> None:
     if fmt == "json":
-        from llmaudit.report.jsonout import render_json
+        from llmaudit.report.jsonout import iter_json
 
         data = dict(report.data)
         data["coverage"] = {
             **data["coverage"],
             "rejects": [f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()],
         }
-        sys.stdout.write(render_json(report.schema, data) + "\n")
+        sys.stdout.writelines(iter_json(report.schema, data))
+        sys.stdout.write("\n")
     elif fmt == "csv":
-        from llmaudit.report.csvout import render_csv
+        from llmaudit.report.csvout import iter_csv
 
-        sys.stdout.write(render_csv(report.data))
+        sys.stdout.writelines(iter_csv(report.data))
     elif fmt == "md":
         from llmaudit.report.markdown import render_markdown
 
