@@ -476,20 +476,20 @@ def summarize(
         by_set[mask_to_set[row["_set"]]].append(row)
     # no calls at all (everything rejected, or none in the period): the grand total is all zeros
     total = by_set["totals"][0] if by_set["totals"] else dict.fromkeys(fields) | dict.fromkeys(_SUMMED, 0)
+    models, models_whole = lists["by_model"]
     data: dict[str, Any] = {
         "coverage": _coverage(intake, total, by_set, *unknown),
         "totals": _totals(total),
         "period": {"first": _utc(total["first_ts"]), "last": _utc(total["last_ts"])},
+        "by_model": _group_rows(models, ["model"], ["model"], models_whole["cost_usd"]),
         "by_day": sorted(
             _group_rows([r for r in by_set["by_day"] if r["day"] is not None], ["day"], ["day"]),
             key=lambda r: r["day"],
         ),
     }
-    rows, whole_set = lists["by_model"]
-    data["by_model"] = _group_rows(rows, ["model"], ["model"], whole_set["cost_usd"])
     omitted: dict[str, dict[str, Any]] = {}
-    if whole_set["groups"] > len(rows):
-        omitted["by_model"] = _omitted(rows, whole_set)
+    if models_whole["groups"] > len(models):
+        omitted["by_model"] = _omitted(models, models_whole)
     for name in ATTRIBUTION:
         rows, whole_set = lists[f"by_{name}"]
         if whole_set["named"]:  # some call names one
