@@ -65,9 +65,6 @@ def duckdb_types(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType])
     return dict(_TYPES[key])
 
 
-_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
-
-
 def set_memory_limit(con: duckdb.DuckDBPyConnection, chosen: str | None = None) -> bool:
     """Cap DuckDB's memory on `con` at `chosen`, else LLMAUDIT_MEMORY_LIMIT, else DEFAULT_MEMORY_LIMIT (it
     spills past it); says whether a limit was chosen rather than defaulted."""
@@ -78,14 +75,6 @@ def set_memory_limit(con: duckdb.DuckDBPyConnection, chosen: str | None = None) 
     except duckdb.Error:
         raise UsageError(f"LLMAUDIT_MEMORY_LIMIT={limit!r}: use a size such as 512MB or 2GB") from None
     return bool(chosen)
-
-
-def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's memory limit on `con`, in bytes, to the precision it shows it with (text: '488.2 MiB',
-    '1.8 GiB' for 2GB: within 10%)."""
-    shown = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    number, unit = shown.split()
-    return int(float(number) * _UNITS[unit])
 
 
 def conform_sql(con: duckdb.DuckDBPyConnection, schema: dict[str, pl.DataType], present: set[str]) -> str:

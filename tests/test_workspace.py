@@ -67,12 +67,3 @@ def test_analyze_summarizes_within_the_summary_share_and_exports_get_the_full_on
     report = analyze(write(tmp_path / "log.jsonl", line + "\n"))
     assert seen == [_expected(workspace.SUMMARY_MEMORY_LIMIT)]
     assert _limit(report.workspace) == _expected(workspace.DEFAULT_MEMORY_LIMIT)
-
-
-def test_memory_limit_bytes_reads_duckdbs_setting_back():
-    from llmaudit.db import memory_limit_bytes
-
-    for size, expected in (("256MB", 256e6), ("2GB", 2e9), ("64MB", 64e6)):
-        ws = Workspace(memory_limit=size)
-        assert abs(memory_limit_bytes(ws.con) - expected) < expected * 0.1, size
-        ws.close()
