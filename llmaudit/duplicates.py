@@ -36,6 +36,15 @@ REPEAT_COLUMNS = (*PRICING_INPUTS, "feature")
 
 # the calls a response cache could have answered: successful calls (a cache serves answers, not errors)
 CACHEABLE = "row_kind = 'call' AND status = 'ok'"
+# a group's key in the window: a prompt hash (md5 text) as the 128-bit number it spells, in the same order
+# as the text; a hash from elsewhere (not 32 lowercase hex digits: DuckDB's hex cast also reads capitals and
+# underscores, which would merge keys) as its own md5, a number a different text shares with odds of 2^-128,
+# as for the prompt hash itself. Windows sort fixed-width numbers faster than 32-character text (the 20M
+# calls of a log whose every request was sent twice: 33 s against 39 s; the 10M benchmark: -0.4 s)
+PROMPT_NUMBER = (
+    "CASE WHEN length(prompt_hash) = 32 AND prompt_hash = lower(prompt_hash) AND NOT contains(prompt_hash, '_') "
+    "THEN try_cast('0x' || prompt_hash AS UHUGEINT) ELSE md5_number(prompt_hash) END"
+)
 
 
 def candidates_sql(calls: str) -> str:
@@ -49,8 +58,9 @@ def candidates_sql(calls: str) -> str:
 
 def _labels(
     con: duckdb.DuckDBPyConnection, source: str, key: str, keys: list[int], catalog: Catalog
-) -> dict[int, tuple[str | None, str | None]]:
-    """(model as priced, feature) of the rows of relation `source` whose column `key` is in `keys`."""
+) -> dict[int, tuple[str, str | None, str | None]]:
+    """(prompt hash, model as priced, feature) of the rows of relation `source` whose column `key` is in
+    `keys`."""
     if not keys:
         return {}
     wanted = ", ".join(str(int(k)) for k in keys)
@@ -59,10 +69,10 @@ def _labels(
     )
     try:
         usage = usage_sql(con, "_dup_labelled", catalog, catalog_registered=True)
-        rows = con.execute(f"SELECT {key}, model, feature FROM ({usage})").fetchall()
+        rows = con.execute(f"SELECT {key}, prompt_hash, model, feature FROM ({usage})").fetchall()
     finally:
         con.execute("DROP VIEW IF EXISTS _dup_labelled")
-    return {k: (model, feature) for k, model, feature in rows}
+    return {k: (prompt_hash, model, feature) for k, prompt_hash, model, feature in rows}
 
 
 def repeats_sql(calls: str, order: str = "_seq", among: str | None = None) -> str:
@@ -120,29 +130,35 @@ def exact_duplicates(
         labels, key = repeats, "_key"
         usage = usage_sql(con, repeats, catalog, catalog_registered=True)
         costed = f"""
-            SELECT prompt_hash, _n, {within} AS _within, priced, ts, _prev, cost, _key FROM (
-              SELECT u.prompt_hash, u._n, u.priced, u.ts, u._prev, u._key, {cost} FROM ({usage}) u {rated})"""
+            SELECT _k, _n, {within} AS _within, priced, ts, _prev, cost, _key FROM (
+              SELECT {PROMPT_NUMBER} AS _k, u._n, u.priced, u.ts, u._prev, u._key, {cost}
+              FROM ({usage}) u {rated})"""
     else:
         # every call of a key seen twice is priced, then ranked with its cost: one pass, where ranking
         # first and joining the repeats back to their calls to price them scanned the calls again (10M
-        # calls, 2.5M repeats: ~5.5 s against ~7.5 s); the window's rows stay narrow (labels of the top
-        # groups are looked up afterwards: carrying model and feature through it cost ~1 s at 10M)
+        # calls, 2.5M repeats: ~5.5 s against ~7.5 s); the window's rows stay narrow and fixed-width
+        # (labels of the top groups are looked up afterwards: carrying model and feature through it cost
+        # ~1 s at 10M). The keys seen twice are a table: as a subquery, joining the 20M calls of a log
+        # whose every request was sent twice with their 7.5M hashes spilled far more (49 s against 33 s)
         labels, key = calls, order
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_keys AS {candidates_sql(calls)}")
         con.execute(f"""
             CREATE OR REPLACE TEMP VIEW _dup_candidates AS
-            SELECT c.* FROM {calls} c SEMI JOIN ({candidates_sql(calls)}) d ON d._h = hash(c.prompt_hash)
+            SELECT c.* FROM {calls} c SEMI JOIN _dup_keys d ON d._h = hash(c.prompt_hash)
             WHERE {CACHEABLE} AND prompt_hash IS NOT NULL""")
         usage = usage_sql(con, "_dup_candidates", catalog, catalog_registered=True)
         costed = f"""
-            SELECT prompt_hash, _n, {within} AS _within, priced, ts, _prev, cost, _key FROM (
-              SELECT prompt_hash, priced, ts, cost, _key, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
-              FROM (SELECT u.prompt_hash, u.priced, u.ts, u.{order} AS _key, {cost} FROM ({usage}) u {rated})
-              WINDOW w AS (PARTITION BY prompt_hash ORDER BY ts NULLS LAST, _key))
+            SELECT _k, _n, {within} AS _within, priced, ts, _prev, cost, _key FROM (
+              SELECT _k, priced, ts, cost, _key, row_number() OVER w AS _n, lag(ts) OVER w AS _prev
+              FROM (SELECT {PROMPT_NUMBER} AS _k, u.priced, u.ts, u.{order} AS _key, {cost}
+                    FROM ({usage}) u {rated})
+              WINDOW w AS (PARTITION BY _k ORDER BY ts NULLS LAST, _key))
             WHERE _n > 1"""
+    # ties by key: the prompt hash's own order, for md5 text
     query = f"""
         WITH top_groups AS (
-          SELECT prompt_hash, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY 1
-          ORDER BY cost DESC, repeats DESC, prompt_hash LIMIT {int(top)}
+          SELECT _k, sum(cost) AS cost, count(*) AS repeats FROM _dup_costed GROUP BY _k
+          ORDER BY cost DESC, repeats DESC, _k LIMIT {int(top)}
         ), judged AS (  -- one scan: cacheable calls with and without a logged request
           {judged}
         )
@@ -156,20 +172,22 @@ def exact_duplicates(
         FROM _dup_costed GROUP BY _within
         UNION ALL
         -- the group's first call is the predecessor of its second; the last is its latest repeat
-        SELECT 'group', c.prompt_hash, arg_min(c._key, c._n), count(*) + 1, count(*),
+        SELECT 'group', NULL, arg_min(c._key, c._n), count(*) + 1, count(*),
                NULL, sum(c.cost), coalesce(sum(c.cost) FILTER (c._within), 0),
                min(c._prev)::TIMESTAMP, max(coalesce(c.ts, c._prev))::TIMESTAMP
-        FROM _dup_costed c SEMI JOIN top_groups t ON t.prompt_hash = c.prompt_hash
-        GROUP BY c.prompt_hash"""
+        FROM _dup_costed c SEMI JOIN top_groups t ON t._k = c._k
+        GROUP BY c._k"""
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_costed AS {costed}")
         rows = con.execute(query).fetchall()
-        # model and feature of each top group, from its first repeat (every call of a group asks one model)
-        firsts = [r[2] for r in rows if r[0] == "group"]
-        named = _labels(con, labels, key, firsts, catalog)
+        # prompt hash, model and feature of each top group, from its first repeat (every call of a group
+        # asks one model)
+        labelled = _labels(con, labels, key, [r[2] for r in rows if r[0] == "group"], catalog)
+        rows = [(r[0], labelled[r[2]][0], *r[2:]) if r[0] == "group" else r for r in rows]
     finally:
         con.execute("DROP VIEW IF EXISTS _dup_candidates")
-        con.execute("DROP TABLE IF EXISTS _dup_costed")
+        for table in ("_dup_keys", "_dup_costed"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     # the top groups in report order (the UNION does not keep the subquery's order)
     groups = sorted((r for r in rows if r[0] == "group"), key=lambda r: (-r[6], -r[4], r[1]))
     total = next(r for r in rows if r[0] == "total")
@@ -195,8 +213,8 @@ def exact_duplicates(
         "top": [
             {
                 "prompt_hash": r[1],
-                "model": named.get(r[2], (None, None))[0],
-                "feature": named.get(r[2], (None, None))[1],
+                "model": labelled[r[2]][1],
+                "feature": labelled[r[2]][2],
                 "calls": r[3],
                 "repeats": r[4],
                 "repeat_cost_usd": Decimal(r[6]),

@@ -80,6 +80,25 @@ def test_a_shorter_window_counts_fewer_repeats(log, catalog):
     assert dup["repeat_calls_within_window"] == 1  # a3 came one hour after a2
 
 
+def test_prompt_hashes_that_are_not_md5_text_are_grouped_by_their_text(log, catalog):
+    """The window groups md5 text as the number it spells; other hashes (a table from elsewhere) by their
+    text: capitals, or an underscore DuckDB's hex cast would skip, never merge two keys."""
+    from llmaudit.duplicates import exact_duplicates
+
+    report = analyze(log, catalog=catalog)  # kept: its workspace holds the connection
+    con = report.workspace.con
+    odd = {"a1": "AB" * 16, "a2": "AB" * 16, "a3": "ab" * 16, "a4": "ab" * 16}
+    odd |= {"b1": "a_" + "b" * 30, "c1": "0a" + "b" * 30}  # both read as the same hex number
+    cases = " ".join(f"WHEN '{rid}' THEN '{key}'" for rid, key in odd.items())
+    con.execute(
+        f"CREATE VIEW odd_calls AS SELECT * REPLACE (CASE response_id {cases} END AS prompt_hash) FROM period_calls"
+    )
+    dup = exact_duplicates(con, "odd_calls", catalog, "rates")
+    assert (dup["repeat_calls"], dup["groups"]) == (2, 2)
+    assert sorted(t["prompt_hash"] for t in dup["top"]) == ["AB" * 16, "ab" * 16]
+    assert all((t["calls"], t["repeats"]) == (2, 1) for t in dup["top"])
+
+
 def test_history_store_finds_the_same_repeats(log, catalog, tmp_path):
     from llmaudit.analysis import analyze_history
     from llmaudit.store import HistoryStore
