@@ -8,14 +8,15 @@ Decimal money. Rendering lives in llmaudit.report.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from llmaudit.arrowrows import ArrowRows
 from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
@@ -281,44 +282,10 @@ def _group_rows(
     return [_group_row(row, keys, names, total) for row in ordered]
 
 
-class GroupRows(Sequence[dict[str, Any]]):
+def group_rows_lazily(table: pa.Table, keys: list[str], names: list[str], total: Decimal) -> ArrowRows:
     """A breakdown's rows kept as Arrow columns in report order (`--by user` over a million users: a list
     of dicts made a 1.4 GiB process), each made into the dict `_group_rows` would give when read."""
-
-    def __init__(self, table: pa.Table, keys: list[str], names: list[str], total: Decimal):
-        self._table, self._keys, self._names, self._total = table, keys, names, total
-
-    def __len__(self) -> int:
-        return self._table.num_rows
-
-    def _rows(self, table: pa.Table) -> Iterator[dict[str, Any]]:
-        for batch in table.to_batches(max_chunksize=10_000):
-            for row in batch.to_pylist():
-                yield _group_row(row, self._keys, self._names, self._total)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return self._rows(self._table)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                return list(self)[index]
-            return list(self._rows(self._table.slice(start, max(stop - start, 0))))
-        position = range(len(self))[index]  # negative indices, and IndexError past the end
-        return next(self._rows(self._table.slice(position, 1)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"GroupRows({len(self):,} rows by {', '.join(self._names)})"
+    return ArrowRows(table, lambda row: _group_row(row, keys, names, total), f"rows by {', '.join(names)}")
 
 
 def _exposure(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -460,7 +427,7 @@ def summarize(
         lists = {
             name: _listed(con, masks[name], sets[name], limit) for name, limit in listed.items() if limit
         }
-        if by:  # every row, as columns (`GroupRows`)
+        if by:  # every row, as columns (`group_rows_lazily`)
             mask, keys = masks["breakdown"], sets["breakdown"]
             breakdown = (
                 con.sql(_list_rows_sql(mask, keys, None)).to_arrow_table(),
@@ -510,7 +477,7 @@ def summarize(
         table, whole_set = breakdown
         data["breakdown"] = {
             "by": by,
-            "rows": GroupRows(table, list(sets["breakdown"]), by, _dec(whole_set["cost_usd"])),
+            "rows": group_rows_lazily(table, list(sets["breakdown"]), by, _dec(whole_set["cost_usd"])),
         }
     return data
 

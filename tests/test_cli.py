@@ -306,3 +306,28 @@ def test_bad_memory_limit_setting_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMAUDIT_MEMORY_LIMIT", "lots")
     result = runner.invoke(app, ["analyze", str(_logs(tmp_path)), "--no-store"])
     assert result.exit_code == 2 and "LLMAUDIT_MEMORY_LIMIT='lots'" in result.output
+
+
+def test_every_rejected_line_is_listed_in_json_and_summed_on_stderr(tmp_path):
+    """Rejected lines are read lazily (a column, made into `file:line: reason` as JSON is written): all of
+    them, by file and line, and stderr shows the first ten and counts the rest."""
+    good = _logs(tmp_path).read_text().splitlines()[:4]
+    bad = {"b.jsonl": [1, 3, 4, 9, 10, 11, 12], "a.jsonl": [2, 5, 6, 7, 8]}
+    for name, lines in bad.items():
+        text = [
+            ("{oops" if n in lines else good[n % 4].replace('"id": "', f'"id": "{name}-{n}-'))
+            for n in range(1, 13)
+        ]
+        write(tmp_path / "many" / name, "\n".join(text) + "\n")
+    result = _invoke(str(tmp_path / "many"), "--format", "json", "--no-store")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["coverage"]["rejects"]
+    expected = [
+        f"{(tmp_path / 'many' / name).resolve()}:{n}: malformed JSON"
+        for name in ("a.jsonl", "b.jsonl")
+        for n in bad[name]
+    ]
+    assert listed == expected
+    warned = [line for line in result.stderr.splitlines() if "malformed JSON" in line]
+    assert warned == [f"llmaudit: {line}" for line in expected[:10]]
+    assert "... and 2 more rejected rows" in result.stderr

@@ -199,15 +199,16 @@ def _tied_logs(tmp_path):
 
 
 def test_breakdown_rows_stream_from_columns_as_the_lists_order_them(tmp_path):
-    """A --by breakdown keeps its rows as columns (`GroupRows`) in DuckDB's order: the same rows, order
+    """A --by breakdown keeps its rows as columns (`ArrowRows`) in DuckDB's order: the same rows, order
     and shares as the attribution list of the same key, and as `_group_rows` sorting them in Python."""
     import random
 
-    from llmaudit.summarize import GroupRows, _group_rows
+    from llmaudit.arrowrows import ArrowRows
+    from llmaudit.summarize import _group_rows
 
     data = analyze(_tied_logs(tmp_path), by="user").data
     rows = data["breakdown"]["rows"]
-    assert isinstance(rows, GroupRows) and len(rows) == 6
+    assert isinstance(rows, ArrowRows) and len(rows) == 6
     assert list(rows) == data["by_user"] and rows == data["by_user"]
     assert [r["user"] for r in rows] == ["u-c", "", "u-a", "u-b", None, "u-d"]
     assert rows[0] == rows[-6] == data["by_user"][0] and rows[1:3] == data["by_user"][1:3]
@@ -215,7 +216,7 @@ def test_breakdown_rows_stream_from_columns_as_the_lists_order_them(tmp_path):
     with pytest.raises(IndexError):
         rows[6]
     several = analyze(_tied_logs(tmp_path), by="user,day").data["breakdown"]["rows"]
-    raw = several._table.to_pylist()
+    raw = several.table.to_pylist()
     random.Random(1).shuffle(raw)
     keys = ["breakdown_user", "breakdown_day"]
     assert list(several) == _group_rows(raw, keys, ["user", "day"], sum(r["cost_usd"] or 0 for r in raw))
@@ -243,6 +244,6 @@ def test_json_and_csv_write_a_breakdown_row_by_row_as_a_whole_document(tmp_path)
         assert [r["user"] for r in parsed][:3] == ["u-c", "", "u-a"]
     empty = {**data, "breakdown": {**data["breakdown"], "rows": data["breakdown"]["rows"][0:0]}}
     lazy_empty = {**data, "breakdown": {**data["breakdown"], "rows": data["breakdown"]["rows"]}}
-    lazy_empty["breakdown"]["rows"]._table = lazy_empty["breakdown"]["rows"]._table.slice(0, 0)
+    lazy_empty["breakdown"]["rows"].table = lazy_empty["breakdown"]["rows"].table.slice(0, 0)
     assert json.loads("".join(iter_json("s", lazy_empty)))["breakdown"]["rows"] == []
     assert json.loads("".join(iter_json("s", empty)))["breakdown"]["rows"] == []

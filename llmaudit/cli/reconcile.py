@@ -72,14 +72,15 @@ def reconcile_command(
         data = {"coverage": report.data["coverage"], "period": report.data["period"], **result}
     warn_rejects(report)
     if output_format == ReconcileFormat.json:
-        from llmaudit.report.jsonout import render_json
+        from llmaudit.report.jsonout import iter_json
 
         envelope = dict(data)
         envelope["coverage"] = {
             **data["coverage"],
-            "rejects": [f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()],
+            "rejects": report.reject_lines(),
         }
-        sys.stdout.write(render_json(SCHEMA, envelope) + "\n")
+        sys.stdout.writelines(iter_json(SCHEMA, envelope))
+        sys.stdout.write("\n")
     elif output_format == ReconcileFormat.md:
         from llmaudit.report.reconcile import render_markdown
 

@@ -20,13 +20,15 @@ def progress(message: str) -> AbstractContextManager:
 
 
 def warn_rejects(report: Report) -> None:
-    rejects = report.rejects
-    for row in rejects.head(STDERR_SAMPLE).to_dicts():
-        typer.echo(f"llmaudit: {row['file']}:{row['line']}: {row['reason']}", err=True)
-    if rejects.height > STDERR_SAMPLE:
+    """The first rejected rows (the coverage's sample: the rejects are never all read for this) and how
+    many more there are."""
+    coverage = report.data["coverage"]
+    sample, rejected = coverage["rejects_sample"][:STDERR_SAMPLE], coverage["rejected"]
+    for line in sample:
+        typer.echo(f"llmaudit: {line}", err=True)
+    if rejected > len(sample):
         typer.echo(
-            f"llmaudit: ... and {rejects.height - STDERR_SAMPLE:,} more rejected rows "
-            "(all of them: --format json)",
+            f"llmaudit: ... and {rejected - len(sample):,} more rejected rows (all of them: --format json)",
             err=True,
         )
     for item in report.data["coverage"]["unknown_format_files"]:
@@ -42,7 +44,7 @@ def print_report(report: Report, fmt: str) -> None:
         data = dict(report.data)
         data["coverage"] = {
             **data["coverage"],
-            "rejects": [f"{r['file']}:{r['line']}: {r['reason']}" for r in report.rejects.to_dicts()],
+            "rejects": report.reject_lines(),
         }
         sys.stdout.writelines(iter_json(report.schema, data))
         sys.stdout.write("\n")
