@@ -356,8 +356,8 @@ def summarize(
                 INSERT INTO _summary_fine
                 SELECT '{part}' AS _part, {_kept_keys(names, kept)}, {", ".join(grouped)}, {sums}
                 FROM {source} GROUP BY {", ".join([*kept, *grouped])}""")
-    # the attribution lists keep their costliest rows (the rest summed apart); a --by breakdown, asked for,
-    # keeps every row. Their sets are summed apart with the few measures their rows show: a million users'
+    # the model and attribution lists keep their costliest rows (the rest summed apart); a --by breakdown,
+    # asked for, keeps every row. Their sets are summed apart with the few measures their rows show: a million users'
     # rows with every measure did not fit DuckDB's memory
     listed: dict[str, int | None] = {"by_model": MAX_LIST_ROWS} | {
         f"by_{n}": MAX_LIST_ROWS for n in ATTRIBUTION
@@ -425,7 +425,9 @@ def summarize(
         fields = [d[0] for d in cursor.description]
         result = [dict(zip(fields, row, strict=True)) for row in cursor.fetchall()]
         lists = {
-            name: _listed(con, masks[name], sets[name], limit) for name, limit in listed.items() if limit
+            name: _listed(con, masks[name], sets[name], limit)
+            for name, limit in listed.items()
+            if limit is not None
         }
         if by:  # every row, as columns (`group_rows_lazily`)
             mask, keys = masks["breakdown"], sets["breakdown"]

@@ -26,7 +26,8 @@ class _Lazy(list):
 
 def plain(value: Any, lazy: _Lazy | None = None) -> Any:
     """JSON-ready copy: Decimal -> exact string, dates -> ISO text. With `lazy`, a sequence that is not
-    a list or tuple (`arrowrows.ArrowRows`: a breakdown's rows, rejected lines) is appended there and replaced by a placeholder."""
+    a list or tuple (`arrowrows.ArrowRows`: a breakdown's rows, rejected lines) is appended there and
+    replaced by a placeholder."""
     if isinstance(value, Decimal):
         return decimal_str(value)
     if isinstance(value, dt.datetime):
