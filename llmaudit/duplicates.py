@@ -126,12 +126,13 @@ def exact_duplicates(
     )
     cost = f"coalesce({quantity_cost_sql()}, 0) AS cost"
     rated = f"LEFT JOIN {rates} r ON r._pid = u._pid AND r.price_region IS NOT DISTINCT FROM u.price_region"
-    if repeats is not None:  # ranked already, with their columns: priced as they are
+    if repeats is not None:  # ranked already, with their columns: priced as they are (no window: the
+        # text is the key)
         labels, key = repeats, "_key"
         usage = usage_sql(con, repeats, catalog, catalog_registered=True)
         costed = f"""
             SELECT _k, _n, {within} AS _within, priced, ts, _prev, cost, _key FROM (
-              SELECT {PROMPT_NUMBER} AS _k, u._n, u.priced, u.ts, u._prev, u._key, {cost}
+              SELECT u.prompt_hash AS _k, u._n, u.priced, u.ts, u._prev, u._key, {cost}
               FROM ({usage}) u {rated})"""
     else:
         # every call of a key seen twice is priced, then ranked with its cost: one pass, where ranking
