@@ -17,23 +17,36 @@ from llmaudit.workspace import SUMMARY_MEMORY_LIMIT
 USERS = 8
 
 
+def _chat(rid: str, at: int, model: str, prompt: int, output: int, **metadata: str | None) -> str:
+    """One OpenAI chat object (its metadata's keys left out when None)."""
+    kept = {k: v for k, v in metadata.items() if v is not None}
+    return json.dumps(
+        {
+            "object": "chat.completion",
+            "id": rid,
+            "created": at,
+            "model": model,
+            "usage": {"prompt_tokens": prompt, "completion_tokens": output},
+            **({"metadata": kept} if kept else {}),
+        }
+    )
+
+
 def _logs(tmp_path):
     """OpenAI chat objects of USERS users, each a different cost (more calls and tokens per user)."""
-    lines = []
-    for user in range(USERS):
-        for call in range(user + 1):
-            lines.append(
-                json.dumps(
-                    {
-                        "object": "chat.completion",
-                        "id": f"c-{user}-{call}",
-                        "created": 1772323200 + 60 * call,
-                        "model": "gpt-4o-mini",
-                        "usage": {"prompt_tokens": 1000 * (user + 1), "completion_tokens": 10 * user},
-                        "metadata": {"user": f"u-{user}", "feature": "chat"},
-                    }
-                )
-            )
+    lines = [
+        _chat(
+            f"c-{user}-{call}",
+            1772323200 + 60 * call,
+            "gpt-4o-mini",
+            1000 * (user + 1),
+            10 * user,
+            user=f"u-{user}",
+            feature="chat",
+        )  # fmt: skip
+        for user in range(USERS)
+        for call in range(user + 1)
+    ]
     return write(tmp_path / "logs.jsonl", "\n".join(lines) + "\n")
 
 
@@ -64,15 +77,7 @@ def test_model_lists_keep_the_costliest_models_and_sum_the_rest(tmp_path, monkey
     priced = ["gpt-4o-mini", "gpt-4o", "gpt-4.1"]
     unknown = [f"ft:acme-private-{n}" for n in range(5)]
     lines = [
-        json.dumps(
-            {
-                "object": "chat.completion",
-                "id": f"m-{i}-{call}",
-                "created": 1772323200 + 60 * call,
-                "model": model,
-                "usage": {"prompt_tokens": 1000 * (i + 1), "completion_tokens": 10},
-            }
-        )
+        _chat(f"m-{i}-{call}", 1772323200 + 60 * call, model, 1000 * (i + 1), 10)
         for i, model in enumerate(priced + unknown)
         for call in range(i + 1)
     ]
@@ -183,16 +188,7 @@ def _tied_logs(tmp_path):
         ("", "gpt-4o-mini", 1000),
     ]
     lines = [
-        json.dumps(
-            {
-                "object": "chat.completion",
-                "id": f"t-{i}",
-                "created": 1772323200 + 3600 * i,
-                "model": model,
-                "usage": {"prompt_tokens": tokens, "completion_tokens": 7},
-                **({"metadata": {"user": user}} if user is not None else {}),
-            }
-        )
+        _chat(f"t-{i}", 1772323200 + 3600 * i, model, tokens, 7, user=user)
         for i, (user, model, tokens) in enumerate(calls)
     ]
     return write(tmp_path / "tied.jsonl", "\n".join(lines) + "\n")
