@@ -1,0 +1,49 @@
+"""The benchmark's stress variants (`bench/variants.py`): each changes one thing of the generated file."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from conftest import bench_generator
+
+from llmaudit.analysis import analyze
+from llmaudit.ingest import read_logs
+
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+def _variants():
+    bench_generator()  # run_bench imports `generate` from bench/ (its sys.path entry is set on import)
+    spec = importlib.util.spec_from_file_location("bench_variants", BENCH / "variants.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["bench_variants"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path):
+    variants = _variants()
+    source = tmp_path / "b.jsonl"
+    bench_generator().write("openai", 1_000, 2, source)
+    base = [json.loads(line) for line in source.read_text().splitlines()]
+    made = {kind: variants.write_variant(kind, source, tmp_path / "v") for kind in variants.KINDS}
+    users = [json.loads(line) for line in made["users"].read_text().splitlines()]
+    assert [u["metadata"]["user"] for u in users] == [f"u-{i}" for i in range(len(base))]
+    assert [{**u, "metadata": b["metadata"]} for u, b in zip(users, base, strict=True)] == base
+    models = [json.loads(line)["model"] for line in made["models"].read_text().splitlines()]
+    assert models == [f"ft:{b['model']}:acme:x{i}" for i, b in enumerate(base)]
+    calls = read_logs(made["models"]).calls
+    assert calls.height == len(base) and calls["model_raw"].n_unique() == len(base)
+    report = analyze(made["rejects"]).data["coverage"]
+    assert (report["calls"], report["rejected"]) == (300, len(base) - 300)
+    repeated = [json.loads(line) for line in made["repeated"].read_text().splitlines()]
+    assert repeated[: len(base)] == base and len(repeated) == 2 * len(base)
+    later = repeated[len(base) :]
+    assert [r["id"] for r in later] == [f"b-{b['id']}" for b in base]
+    assert {r["created"] - b["created"] for r, b in zip(later, base, strict=True)} == {30 * 86_400}
+    dup = analyze(made["repeated"]).data["duplicates"]
+    # every request of the file is sent again a month later
+    assert dup["repeat_calls"] == len(base) + analyze(source).data["duplicates"]["repeat_calls"]
