@@ -69,11 +69,16 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def bench_generator() -> ModuleType:
-    """`bench/generate.py` (not a package) as a module: the benchmark's seeded log generator."""
-    path = HERE.parent / "bench" / "generate.py"
-    spec = importlib.util.spec_from_file_location("bench_generate", path)
+def bench_script(name: str) -> ModuleType:
+    """`bench/<name>.py` (scripts, not a package) as a module `bench_<name>`."""
+    path = HERE.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_generate"] = module
+    sys.modules[f"bench_{name}"] = module
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+def bench_generator() -> ModuleType:
+    """`bench/generate.py`: the benchmark's seeded log generator."""
+    return bench_script("generate")

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
+
+from conftest import bench_script
 
 from llmaudit import load_catalog, price
 from llmaudit.ingest import read_logs
 
-BENCH = Path(__file__).parent.parent / "bench"
 SAMPLE = Path(__file__).parent.parent / "sample_logs" / "openai_app.jsonl"
 
 
 def _run_bench():
-    spec = importlib.util.spec_from_file_location("bench_run_bench", BENCH / "run_bench.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_run_bench"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return bench_script("run_bench")
 
 
 def test_library_timing_prices_the_sample_and_divides_by_the_peer_rate(capsys):

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-from conftest import bench_generator
+from conftest import bench_generator, bench_script
 
 from llmaudit.analysis import analyze
 from llmaudit.ingest import read_logs
 
-BENCH = Path(__file__).parent.parent / "bench"
-
-
-def _variants():
-    bench_generator()  # run_bench imports `generate` from bench/ (its sys.path entry is set on import)
-    spec = importlib.util.spec_from_file_location("bench_variants", BENCH / "variants.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_variants"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
 
 def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path):
-    variants = _variants()
+    variants = bench_script("variants")
     source = tmp_path / "b.jsonl"
     bench_generator().write("openai", 1_000, 2, source)
     base = [json.loads(line) for line in source.read_text().splitlines()]
