@@ -105,6 +105,10 @@ def _sorted_slices(
         yield from query.to_arrow_reader(batch_rows or BATCH_ROWS)
 
 
+# every rejected row as `file:line: reason`, by file and line (the sample on stderr, the list in JSON)
+_REJECT_LINES = "SELECT concat(file, ':', line, ': ', reason) AS text FROM rejects ORDER BY file, line"
+
+
 class Report:
     """What a command found: `data` is JSON-ready (Decimal money); `calls` (the priced rows behind it) and
     `rejects` are frames, read from the report's workspace the first time they are used."""
@@ -202,9 +206,7 @@ class Report:
         as it is read (950k rejected lines listed in a JSON report made a 1.1 GiB process)."""
         if self._rejects is not None or self.workspace is None:
             return [f"{r['file']}:{r['line']}: {r['reason']}" for r in self.rejects.to_dicts()]
-        table = self.workspace.con.sql(
-            "SELECT concat(file, ':', line, ': ', reason) AS text FROM rejects ORDER BY file, line"
-        ).to_arrow_table()
+        table = self.workspace.con.sql(_REJECT_LINES).to_arrow_table()
         return ArrowRows(table, lambda row: row["text"], "rejected lines")
 
     @property
@@ -260,12 +262,7 @@ def _finish(
     con.execute(f"CREATE VIEW rates AS {rates_sql()}")
     intake.rejected = workspace.count("rejects")
     intake.skipped = workspace.count("skipped")
-    intake.rejects_sample = [
-        f"{file}:{line}: {reason}"
-        for file, line, reason in con.execute(
-            "SELECT file, line, reason FROM rejects ORDER BY file, line LIMIT 10"
-        ).fetchall()
-    ]
+    intake.rejects_sample = [line for (line,) in con.execute(f"{_REJECT_LINES} LIMIT 10").fetchall()]
     intake.skipped_reasons = dict(
         con.execute("SELECT reason, count(*) FROM skipped GROUP BY reason ORDER BY 2 DESC, 1").fetchall()
     )

@@ -39,8 +39,9 @@ CACHEABLE = "row_kind = 'call' AND status = 'ok'"
 # a group's key in the window: a prompt hash (md5 text) as the 128-bit number it spells, in the same order
 # as the text; a hash from elsewhere (not 32 lowercase hex digits: DuckDB's hex cast also reads capitals and
 # underscores, which would merge keys) as its own md5, a number a different text shares with odds of 2^-128,
-# as for the prompt hash itself. Windows sort fixed-width numbers faster than 32-character text (the 20M
-# calls of a log whose every request was sent twice: 33 s against 39 s; the 10M benchmark: -0.4 s)
+# as for the prompt hash itself. Windows sort fixed-width numbers faster than 32-character text (pricing
+# and ranking the 20M calls of a log whose every request was sent twice: 32.9 s against 36.9 s; the 10M
+# benchmark's, with its candidates: 5.1-5.2 s against 5.2-5.4 s, in separate runs)
 PROMPT_NUMBER = (
     "CASE WHEN length(prompt_hash) = 32 AND prompt_hash = lower(prompt_hash) AND NOT contains(prompt_hash, '_') "
     "THEN try_cast('0x' || prompt_hash AS UHUGEINT) ELSE md5_number(prompt_hash) END"
@@ -140,7 +141,8 @@ def exact_duplicates(
         # calls, 2.5M repeats: ~5.5 s against ~7.5 s); the window's rows stay narrow and fixed-width
         # (labels of the top groups are looked up afterwards: carrying model and feature through it cost
         # ~1 s at 10M). The keys seen twice are a table: as a subquery, joining the 20M calls of a log
-        # whose every request was sent twice with their 7.5M hashes spilled far more (49 s against 33 s)
+        # whose every request was sent twice with their 7.5M hashes spilled far more (this query 49.6 s
+        # against 36.9 s, both ranking the text; 32.9 s ranking the number)
         labels, key = calls, order
         con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_keys AS {candidates_sql(calls)}")
         con.execute(f"""

@@ -227,10 +227,12 @@ SELECT {call_columns},
 FROM costed
 """
 
-_UNPRICED_REASON = """CASE WHEN _priced OR _not_billed THEN NULL
+# the unpriced reason of a call whose model id no catalog entry matches
+UNKNOWN_MODEL = "unknown model"
+_UNPRICED_REASON = f"""CASE WHEN _priced OR _not_billed THEN NULL
        WHEN _cost_line AND NOT _has_usage THEN 'cost line (no usage)'
        WHEN _price_key IS NULL AND model_raw IS NULL THEN 'no model'
-       WHEN _price_key IS NULL THEN 'unknown model'
+       WHEN _price_key IS NULL THEN '{UNKNOWN_MODEL}'
        WHEN NOT _has_usage THEN 'missing usage'
        ELSE 'before first price' END"""
 

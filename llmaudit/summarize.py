@@ -20,7 +20,7 @@ from llmaudit.arrowrows import ArrowRows
 from llmaudit.db import UTC_WALL_CLOCK
 from llmaudit.errors import UsageError
 from llmaudit.money import ZERO
-from llmaudit.pricing import BILLED_QUANTITIES, quantity_cost_sql
+from llmaudit.pricing import BILLED_QUANTITIES, UNKNOWN_MODEL, quantity_cost_sql
 
 # --by names -> SQL over the priced calls (ts is TIMESTAMPTZ read in the UTC session time zone). Time keys
 # group by a truncated timestamp and are formatted once per group, not once per call.
@@ -207,7 +207,6 @@ def _grouping_sets(by: list[str]) -> tuple[dict[str, str], dict[str, tuple[str, 
 # costliest (the most called), the rest summed apart in `omitted` (300k users' rows made a 1.2 GiB process
 # and a 70 MB report, 554k model ids 3.4 GiB and 45 s of Python; `--by user` or `--by model` lists them all)
 MAX_LIST_ROWS = 1000
-UNKNOWN_MODEL = "unknown model"
 _LISTED = ("calls", "priced_calls", "input_tokens", "output_tokens", "cost_usd")
 
 
