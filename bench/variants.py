@@ -9,6 +9,8 @@ on them (wall, CPU and peak RSS of the child, as `run_bench.py` measures them):
 - `models`: fine-tuned ids `ft:<model>:acme:x<row % 100000>` (554,191 distinct ids in the 1M-call file), all
   unknown to the catalog: the model lists, the coverage's unknown ids, resolving every id;
 - `rejects`: the first 300 lines kept, every other line broken (`x{...`): the JSON lists every rejected line;
+- `dirty`: every 10,000th line cut short in the middle (a half-written line, as a crash leaves one): a few
+  bad lines in every block of an otherwise clean file;
 - `repeated`: the file twice, the copy a month later with new ids: every request sent twice (2N calls, the
   exact duplicates' worst case).
 
@@ -27,14 +29,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run_bench  # noqa: E402  (sibling script, not a package)
 
-KINDS = ("users", "models", "rejects", "repeated")
+KINDS = ("users", "models", "rejects", "dirty", "repeated")
 _ROW = "@ROW@"  # stands for the row number in a replacement, then replaced by it
 _MONTH_S = 30 * 86_400
+_DIRTY_EVERY = 10_000  # one line in this many is cut short (`dirty`)
 # the reports each variant is timed with (beyond the default JSON analyze)
 _RUNS = {
     "users": [["--format", "json"], ["--by", "user", "--format", "csv"]],
     "models": [["--format", "json"]],
     "rejects": [["--format", "json"]],
+    "dirty": [["--format", "json"]],
     "repeated": [["--format", "json"]],
 }
 
@@ -68,6 +72,11 @@ def variant(kind: str, source: Path) -> pl.LazyFrame:
         )
     if kind == "rejects":
         return lines.select(pl.when(row < 300).then(line).otherwise(pl.lit("x") + line).alias("line"))
+    if kind == "dirty":
+        cut = line.str.slice(0, line.str.len_bytes() // 2)
+        return lines.select(
+            pl.when(row % _DIRTY_EVERY == _DIRTY_EVERY - 1).then(cut).otherwise(line).alias("line")
+        )
     if kind == "repeated":
         created = line.str.extract(r'"created":(\d+)', 1).cast(pl.Int64) + _MONTH_S
         later = _numbered(

@@ -10,8 +10,9 @@ from llmaudit.analysis import analyze
 from llmaudit.ingest import read_logs
 
 
-def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path):
+def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path, monkeypatch):
     variants = bench_script("variants")
+    monkeypatch.setattr(variants, "_DIRTY_EVERY", 100)  # 10 of the 1,000 lines
     source = tmp_path / "b.jsonl"
     bench_generator().write("openai", 1_000, 2, source)
     base = [json.loads(line) for line in source.read_text().splitlines()]
@@ -25,6 +26,15 @@ def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path):
     assert calls.height == len(base) and calls["model_raw"].n_unique() == len(base)
     report = analyze(made["rejects"]).data["coverage"]
     assert (report["calls"], report["rejected"]) == (300, len(base) - 300)
+    dirty = made["dirty"].read_text().splitlines()
+    cut = [
+        i
+        for i, (line, whole) in enumerate(zip(dirty, source.read_text().splitlines(), strict=True))
+        if line != whole
+    ]
+    assert cut == list(range(99, len(base), 100))
+    report = analyze(made["dirty"]).data["coverage"]
+    assert (report["calls"], report["rejected"]) == (len(base) - 10, 10)
     repeated = [json.loads(line) for line in made["repeated"].read_text().splitlines()]
     assert repeated[: len(base)] == base and len(repeated) == 2 * len(base)
     later = repeated[len(base) :]

@@ -30,17 +30,18 @@ def _read(paths, monkeypatch, *, blocks: bool, block_bytes: int = 1 << 20):
 
 
 def _spy_block_jobs(monkeypatch) -> dict[str, int]:
-    """Counts blocks parsed by DuckDB's reader and blocks that fell back to numbered lines."""
-    seen = {"parsed": 0, "fallback": 0}
+    """Counts blocks parsed by DuckDB's reader, and the chunks and lines read as numbered lines instead."""
+    seen = {"parsed": 0, "fallback": 0, "fallback_lines": 0}
     job, lines = ingest._Chunker._block_job, ingest._Chunker._lines_job
 
     def block_job(self, *args):
         seen["parsed"] += 1
         return job(self, *args)
 
-    def lines_job(self, *args):
+    def lines_job(self, reader, table):
         seen["fallback"] += 1
-        return lines(self, *args)
+        seen["fallback_lines"] += table.num_rows
+        return lines(self, reader, table)
 
     monkeypatch.setattr(ingest._Chunker, "_block_job", block_job)
     monkeypatch.setattr(ingest._Chunker, "_lines_job", lines_job)
@@ -75,32 +76,72 @@ GOOD = '{"id": "c%d", "object": "chat.completion", "created": 1741000000, "model
 
 
 @pytest.mark.parametrize(
-    "bad, reason, falls_back",
+    "bad, reason, read_as_lines",
     [
-        ("", None, True),  # a blank line: read_json would skip it, so the block is read as numbered lines
-        ("  \t", None, True),
-        ("{not json", "malformed JSON", True),
-        ("[1, 2]", "not a JSON object (a JSON array)", True),
+        # a blank line: read_json would skip it, so the whole block is read as numbered lines (None)
+        ("", None, None),
+        ("  \t", None, None),
+        # a line DuckDB's reader cannot take as a record is read as a numbered line alone
+        ("{not json", "malformed JSON", 1),
+        ('{"id": "x", "model": "gpt-4o-mini", "usage": {"prompt_tokens": 1', "malformed JSON", 1),
+        ("[1, 2]", "not a JSON object (a JSON array)", 1),
+        ("null", "not a JSON object (a JSON null)", 1),
+        ('"text"', "not a JSON object (a JSON string)", 1),
+        ("{}", "not a openai_chat record: no model and no usage", 1),
+        # invalid UTF-8 in a string: the numbered-lines path reads it with the bytes replaced
+        (b'{"id": "u", "object": "chat.completion", "model": "gpt-4o-mini\xff", "usage": {}}', None, 1),
         # a bad value parses: the normalization rejects it, in the block
         (
             '{"id": "x", "usage": {"prompt_tokens": "abc"}, "model": "gpt-4o-mini", "object": "chat.completion"}',
             "input tokens is not a non-negative whole number: abc",
-            False,
+            0,
         ),
+        # a value of the wrong type reads as null, as json_transform makes it
+        (
+            '{"id": "x", "usage": 5, "model": "gpt-4o-mini", "object": "chat.completion"}',
+            None,
+            0,
+        ),
+        # an object indented by a tab is an object on both paths
+        ("\t" + GOOD % 500, None, 0),
     ],
 )
-def test_a_dirty_block_falls_back_to_numbered_lines(tmp_path, monkeypatch, bad, reason, falls_back):
-    lines = [GOOD % n for n in range(1, 40)]
-    lines[20] = bad
-    path = write(tmp_path / "log.jsonl", "\n".join(lines) + "\n")
+def test_a_dirty_block_reads_only_its_bad_lines_as_numbered_lines(
+    tmp_path, monkeypatch, bad, reason, read_as_lines
+):
+    lines = [(GOOD % n).encode() for n in range(1, 40)]
+    lines[20] = bad if isinstance(bad, bytes) else bad.encode()
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
     expected = _read(path, monkeypatch, blocks=False)
     seen = _spy_block_jobs(monkeypatch)
     got = _read(path, monkeypatch, blocks=True, block_bytes=1000)
     _same(got, expected)
-    # only the dirty block fell back (a blank line never reaches DuckDB's reader; a bad line fails there)
-    assert seen["parsed"] > 1 and seen["fallback"] == int(falls_back)
+    assert seen["parsed"] > 1
+    if read_as_lines is None:  # one block, of several lines
+        assert seen["fallback"] == 1 and seen["fallback_lines"] > 1
+    else:
+        assert seen["fallback_lines"] == read_as_lines
     if reason is not None:
         assert got.rejects.select("line", "reason").rows() == [(21, reason)]
+    else:
+        assert got.rejects.height == 0
+
+
+def test_bad_lines_of_a_block_are_read_alone_and_keep_their_places(tmp_path, monkeypatch):
+    """Several bad lines in one block, at its first and last line too: only they take the slow path, and
+    every row keeps its line number, as the numbered-lines path gives them."""
+    lines = [GOOD % n for n in range(1, 120)]
+    for at in (0, 7, 8, 50, 118):
+        lines[at] = "{broken" if at % 2 else "[]"
+    path = write(tmp_path / "log.jsonl", "\n".join(lines) + "\n")
+    expected = _read(path, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
+    _same(got, expected)
+    assert (seen["parsed"], seen["fallback_lines"]) == (1, 5)
+    assert got.rejects["line"].to_list() == [1, 8, 9, 51, 119]
+    assert sorted(got.calls["source_line"]) == [n for n in range(1, 120) if n not in (1, 8, 9, 51, 119)]
 
 
 def test_records_without_a_source_key_fall_back_for_their_text(tmp_path, monkeypatch):
@@ -326,3 +367,23 @@ def test_pruned_shape_keeps_a_struct_whose_fields_are_all_absent():
         "usage": {"prompt_tokens": "VARCHAR", "cost": "VARCHAR"},
         "choices": [{"text": "VARCHAR"}],
     }
+
+
+def test_a_file_of_mostly_bad_lines_is_read_as_numbered_lines_after_its_first_blocks(tmp_path, monkeypatch):
+    """Once a block was mostly lines DuckDB's reader could not take, the file's next blocks skip it (they
+    would be parsed twice), with the same rows; a file with a rare bad line keeps the fast path."""
+    broken = [("x" + GOOD % n) if n % 10 else GOOD % n for n in range(1, 2000)]
+    path = write(tmp_path / "broken.jsonl", "\n".join(broken) + "\n")
+    expected = _read(path, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=2000)
+    _same(got, expected)
+    # ~150 blocks: only those submitted before the first one was judged were parsed (at most 4 workers,
+    # each with a block in hand and one waiting)
+    assert seen["parsed"] <= 10 and seen["fallback"] > 100
+    assert got.rejects.height == 1800
+    rare = [GOOD % n if n % 10 else "x" for n in range(1, 200)]
+    path = write(tmp_path / "rare.jsonl", "\n".join(rare) + "\n")
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=2000)
+    assert seen["parsed"] == seen["fallback"] > 2 and seen["fallback_lines"] == 19 == got.rejects.height

@@ -7,6 +7,7 @@ rows_read = calls + collapsed + skipped + rejected, where collapsed rows are ext
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import itertools
 import os
@@ -250,6 +251,9 @@ class _Chunker:
         self.pending: dict[str, tuple[JsonReader, list[pa.Table]]] = {}
         self.pending_rows: dict[str, int] = {}  # the rows of each reader's pending tables
         self.torn: dict[int, int] = {}  # file_no -> its torn last line
+        # files a block of which was mostly lines DuckDB's reader could not take (another format, garbage):
+        # their next blocks are read as numbered lines straight away, not parsed twice
+        self.by_lines: set[int] = set()
         self.rows = 0
         self.workers = min(4, max(2, os.cpu_count() or 2))
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmaudit-chunk")
@@ -300,18 +304,30 @@ class _Chunker:
         )
 
     def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
-        """Parse a clean block straight from its scratch file; on a line DuckDB's reader refuses, read the
-        block as numbered lines (the same rows, with each bad line's reason)."""
+        """Parse a clean block straight from its scratch file; the lines DuckDB's lenient reader cannot
+        take as records (see `parsed_file_sql`) are then read as numbered lines, alone (their rows and
+        reasons as that path gives them). A block the reader fails on, or whose records lack a source
+        key, is read as numbered lines whole."""
+        parsed = functools.partial(
+            parsed_file_sql,
+            reader,
+            str(block.path),
+            file_no,
+            self.files[file_no],
+            block.first_line,
+            block.keys,
+        )
+        cursor = self._cursor()
         try:
-            parsed = parsed_file_sql(
-                reader, str(block.path), file_no, self.files[file_no], block.first_line, block.keys
-            )
-            cursor = self._cursor()
             try:
-                raw = reader_sql(reader, parsed, present=block.keys)
+                raw = reader_sql(reader, parsed(), present=block.keys)
                 rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
             except (duckdb.InvalidInputException, duckdb.ConversionException):
                 return self._lines_job(reader, _with_file(block.line_batch(), file_no))
+            if rows < block.lines:  # a rare bad line: read it the slow way, not the block
+                if 2 * rows < block.lines:  # mostly bad lines: the file's next blocks go that way whole
+                    self.by_lines.add(file_no)
+                rows += self._unreadable_job(reader, file_no, block, parsed(unreadable=True))
         finally:
             block.path.unlink(missing_ok=True)
         if rows != block.lines:  # a clean block gives one row per line; anything else is a bug, not data
@@ -319,6 +335,15 @@ class _Chunker:
                 f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {block.lines} lines"
             )
         return rows
+
+    def _unreadable_job(
+        self, reader: JsonReader, file_no: int, block: SpooledBlock, unreadable_sql: str
+    ) -> int:
+        """The lines of `block` that `unreadable_sql` numbers, read as numbered lines."""
+        numbers = self._cursor().sql(unreadable_sql).to_arrow_table().column("line")
+        lines = block.line_batch().lines
+        picked = lines.take(pc.subtract(numbers, pa.scalar(block.first_line, pa.int64())))
+        return self._lines_job(reader, _with_file(LineBatch(picked), file_no))
 
     # --- submitting (from the reading thread) ---
 
@@ -346,7 +371,7 @@ class _Chunker:
         for block in read_ahead(spool_blocks(source.views(), self.scratch_directory(), scan)):
             if block.torn_line is not None:
                 self.torn[file_no] = block.torn_line
-            if block.clean:
+            if block.clean and file_no not in self.by_lines:
                 self._submit(self._block_job, reader, file_no, block)
                 continue
             try:

@@ -117,6 +117,10 @@ NO_TEXT = "a record without a source key needs its text for a stable id"
 _BLANK = "(l.text = '' OR (ascii(l.text) IN (9, 11, 12, 13, 32) AND trim(l.text, chr(9) || chr(11) || chr(12) || chr(13) || ' ') = ''))"
 
 
+# a line of valid JSON that is an object (JSON lets whitespace, a tab too, come before it)
+_OBJECT = "starts_with(ltrim(text, chr(9) || chr(10) || chr(13) || ' '), '{')"
+
+
 def struct_ddl(shape: dict | list | str) -> str:
     """The DuckDB type of a json_transform shape: read_json's `columns` take types, not shapes."""
     if isinstance(shape, str):
@@ -132,8 +136,8 @@ def parsed_lines_sql(reader: JsonReader, source: str, files: str) -> str:
     STRUCT `r`; the columns `reader_sql` reads."""
     shape_literal = quote_literal(json.dumps(record_shape(reader)))
     return f"""
-    SELECT line, text, file_no, source_file, torn, _valid, _valid AND starts_with(ltrim(text), '{{') AS _is_object,
-           CASE WHEN _valid AND starts_with(ltrim(text), '{{') THEN json_transform(text, {shape_literal}) END AS r
+    SELECT line, text, file_no, source_file, torn, _valid, _valid AND {_OBJECT} AS _is_object,
+           CASE WHEN _valid AND {_OBJECT} THEN json_transform(text, {shape_literal}) END AS r
     FROM (SELECT l.line, l.text, l.file_no, f.source_file, coalesce(l.line = f.torn_line, false) AS torn,
                  json_valid(l.text) AS _valid
           FROM {source} l JOIN {files} f ON f.file_no = l.file_no
@@ -147,22 +151,41 @@ def parsed_file_sql(
     source_file: str,
     first_line: int = 1,
     present: frozenset[str] | None = None,
+    *,
+    unreadable: bool = False,
 ) -> str:
     """The columns of `parsed_lines_sql` for a JSONL file (or a block of one whose first line is
     `first_line`) parsed by DuckDB's own reader: one parse per line, no text handed over from Python.
     Exact only for a clean block: the reader skips blank lines (the caller makes sure there are none, so
-    the row number is the line number) and fails on a line that is not a JSON object (the caller then
-    reads the block as numbered lines). The text is not read: `reader_sql` fails on a record without a
+    the row number is the line number). The text is not read: `reader_sql` fails on a record without a
     source key, whose id needs it. `present`: the only keys the block can hold (see `pruned_shape`); give
-    `reader_sql` the same."""
+    `reader_sql` the same.
+
+    The reader is lenient, so one bad line does not cost the block: a malformed line reads as null, and a
+    line that is not an object, or an object with none of the shape's top-level keys, as a STRUCT of nulls
+    (a field of the wrong type is null, as `json_transform` makes it). Only the other lines are selected;
+    with `unreadable`, only the numbers (`line`) of those lines, for the caller to read them as numbered
+    lines (whose reasons tell a malformed line from an array)."""
     shape = record_shape(reader)
     if present is not None:
         shape = pruned_shape(shape, present) or {"_": "VARCHAR"}
+    fields = " OR ".join(f"r.{quote_identifier(key)} IS NOT NULL" for key in shape)
+    readable = f"r IS NOT NULL AND ({fields})"  # never null
+    if unreadable:
+        columns, condition = "line", f"NOT ({readable})"
+    else:
+        columns = (
+            f"line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no, {quote_literal(source_file)} "
+            "AS source_file, false AS torn, true AS _valid, true AS _is_object, r"
+        )
+        condition = readable
+    # the lines are numbered before any is left out
     return f"""
-    SELECT row_number() OVER () + {int(first_line) - 1} AS line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no,
-           {quote_literal(source_file)} AS source_file, false AS torn, true AS _valid, true AS _is_object, r
-    FROM read_json({quote_literal(path)}, format = 'newline_delimited', records = false,
-                   columns = {{r: {quote_literal(struct_ddl(shape))}}})"""
+    SELECT {columns}
+    FROM (SELECT row_number() OVER () + {int(first_line) - 1} AS line, r
+          FROM read_json({quote_literal(path)}, format = 'newline_delimited', records = false,
+                         ignore_errors = true, columns = {{r: {quote_literal(struct_ddl(shape))}}}))
+    WHERE {condition}"""
 
 
 def reader_sql(
