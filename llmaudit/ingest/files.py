@@ -59,8 +59,10 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return unique
 
 
-# bytes read (and decompressed) at a time: bounds memory on files of any size
-BLOCK_BYTES = 32 << 20
+# bytes read (and decompressed) at a time: bounds memory on files of any size. Each block is one query
+# whose planning costs ~28 CPU-ms whatever its size: 64 MiB blocks analyze 10M calls in 39.6-40.2 s and
+# 76-78 CPU-s against 41.5-42.4 s and 80-81 with 32 MiB, for a peak of 553-580 MiB instead of 467-479
+BLOCK_BYTES = 64 << 20
 # at most this much is read to sniff a file's format
 SAMPLE_BYTES = 32 << 20
 
