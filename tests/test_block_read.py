@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from conftest import write
@@ -258,21 +260,31 @@ def test_block_views_reuse_one_buffer_and_rejoin(tmp_path, monkeypatch, block_by
             assert first.obj is second.obj
 
 
+_IN_MEMORY = [pytest.param(True, marks=pytest.mark.skipif(not files._MEMFD, reason="no memfd")), False]
+
+
+def _scratch(tmp_path: Path, in_memory: bool) -> files.Scratch:
+    folder = tmp_path / "scratch"
+    return files.Scratch(lambda: folder.mkdir() or folder, in_memory=in_memory)
+
+
+@pytest.mark.parametrize("in_memory", _IN_MEMORY)
 @pytest.mark.parametrize("block_bytes", [40, 1 << 20])
-def test_spooled_blocks_number_and_judge_as_blocks_in_memory_do(tmp_path, monkeypatch, block_bytes):
+def test_spooled_blocks_number_and_judge_as_blocks_in_memory_do(
+    tmp_path, monkeypatch, block_bytes, in_memory
+):
     """Blocks copied to scratch files get the lines, last/torn and cleanliness the in-memory blocks get,
     and their files hold the block's bytes (BOM, CRLF, a lone CR, a blank line, a torn last line)."""
     monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
     data = b'\xef\xbb\xbf{"a":1}\r\n{"a":2}\n' + b'{"b":3}\n' * 9 + b'{"a":3}\r{"a":4}\n\n{"c":5}\n{"torn"'
     path = tmp_path / "a.jsonl"
     path.write_bytes(data)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
     source = files.open_source(path)
+    scratch = _scratch(tmp_path, in_memory)
     spooled = list(files.spool_blocks(source.views(), scratch))
-    in_memory = list(iter_blocks(source.blocks()))
-    assert len(spooled) == len(in_memory) > 1
-    for a, b in zip(spooled, in_memory, strict=True):
+    blocks = list(iter_blocks(source.blocks()))
+    assert len(spooled) == len(blocks) > 1
+    for a, b in zip(spooled, blocks, strict=True):
         assert (a.first_line, a.lines, a.last, a.torn_line, a.clean) == (
             b.first_line,
             b.lines,
@@ -281,7 +293,8 @@ def test_spooled_blocks_number_and_judge_as_blocks_in_memory_do(tmp_path, monkey
             b.is_clean(),
         )
         assert a.path.read_bytes() == b.data and a.line_batch().lines.equals(b.line_batch().lines)
-    assert {b.clean for b in spooled} == {True, False} and spooled[-1].torn_line == in_memory[-1].torn_line
+    assert {b.clean for b in spooled} == {True, False} and spooled[-1].torn_line == blocks[-1].torn_line
+    scratch.close()
 
 
 def _envelope(n: int, **metadata) -> str:
@@ -387,3 +400,53 @@ def test_a_file_of_mostly_bad_lines_is_read_as_numbered_lines_after_its_first_bl
     seen = _spy_block_jobs(monkeypatch)
     got = _read(path, monkeypatch, blocks=True, block_bytes=2000)
     assert seen["parsed"] == seen["fallback"] > 2 and seen["fallback_lines"] == 19 == got.rejects.height
+
+
+@pytest.mark.parametrize("in_memory", _IN_MEMORY)
+def test_scratch_files_are_read_by_duckdb_and_freed(tmp_path, in_memory):
+    """A scratch file is a path DuckDB's reader opens (an in-memory file through /proc too); `release`
+    frees one, `close` the rest and the folder, and nothing stays behind either way."""
+    scratch = _scratch(tmp_path, in_memory)
+    paths = [scratch.write(memoryview(b'{"a": %d}\n' % n * 3), f"b{n}") for n in range(3)]
+    con = duckdb.connect()
+    assert con.sql(f"SELECT sum(a) FROM read_json('{paths[1]}')").fetchall() == [(3,)]
+    assert paths[0].read_bytes() == b'{"a": 0}\n' * 3
+    scratch.release(paths[0])
+    scratch.release(paths[0])  # twice is harmless
+    assert _memfds() == ({"b1", "b2"} if in_memory else set())
+    assert paths[0].exists() is False or in_memory  # a /proc path may name a reused descriptor
+    folder = tmp_path / "scratch"
+    assert folder.exists() != in_memory  # the folder is only made for files on disk
+    scratch.close()
+    assert not folder.exists() and _memfds() == set()
+
+
+def _memfds() -> set[str]:
+    """The names of this process's open in-memory files."""
+    names = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("/memfd:"):
+            names.add(target.removeprefix("/memfd:").removesuffix(" (deleted)"))
+    return names
+
+
+@pytest.mark.skipif(not files._MEMFD, reason="no memfd")
+def test_no_block_copy_outlives_the_read_even_when_it_fails(tmp_path, monkeypatch):
+    path = write(tmp_path / "log.jsonl", "\n".join(GOOD % n for n in range(1, 400)) + "\n")
+    _read(path, monkeypatch, blocks=True, block_bytes=1000)
+    assert _memfds() == set()
+    chunks = []
+
+    def failing_sink(con, sql, shape=None):
+        chunks.append(sql)
+        if len(chunks) == 3:
+            raise RuntimeError("disk full")
+        return con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest.stream_logs([path], failing_sink)
+    assert _memfds() == set()

@@ -11,7 +11,6 @@ import functools
 import io
 import itertools
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Hashable
@@ -32,6 +31,7 @@ from llmaudit.ingest.files import (
     COMPRESSED,
     LineBatch,
     LogSource,
+    Scratch,
     SpooledBlock,
     discover,
     iter_blocks,
@@ -260,7 +260,7 @@ class _Chunker:
         self.jobs: collections.deque[Future[int]] = collections.deque()
         self.local = threading.local()
         self.names = itertools.count()
-        self.scratch: Path | None = None
+        self.scratch = Scratch(self._scratch_directory)
 
     def add_file(self, path: Path) -> int:
         self.files.append(str(path))
@@ -329,7 +329,7 @@ class _Chunker:
                     self.by_lines.add(file_no)
                 rows += self._unreadable_job(reader, file_no, block, parsed(unreadable=True))
         finally:
-            block.path.unlink(missing_ok=True)
+            self.scratch.release(block.path)
         if rows != block.lines:  # a clean block gives one row per line; anything else is a bug, not data
             raise RuntimeError(
                 f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {block.lines} lines"
@@ -352,23 +352,21 @@ class _Chunker:
             self.rows += self.jobs.popleft().result()
         self.jobs.append(self.pool.submit(job, *args))
 
-    def scratch_directory(self) -> Path:
-        """Where blocks are copied for DuckDB's reader (removed on close)."""
-        if self.scratch is None:
-            try:
-                self.scratch = Path(tempfile.mkdtemp(prefix="llmaudit-blocks-"))
-            except OSError as exc:
-                raise InputError(
-                    f"cannot create a temporary folder in {tempfile.gettempdir()} ({exc}); "
-                    "point TMPDIR at a writable folder"
-                ) from None
-        return self.scratch
+    def _scratch_directory(self) -> Path:
+        """A temporary folder for blocks where they cannot be kept in memory (see `Scratch`)."""
+        try:
+            return Path(tempfile.mkdtemp(prefix="llmaudit-blocks-"))
+        except OSError as exc:
+            raise InputError(
+                f"cannot create a temporary folder in {tempfile.gettempdir()} ({exc}); "
+                "point TMPDIR at a writable folder"
+            ) from None
 
     def blocks(self, reader: JsonReader, file_no: int, source: LogSource) -> None:
         """A big JSONL file, block by block: each is read, counted, judged and copied to a scratch file on
         a thread while the pool parses the ones before; DuckDB reads only the keys a block holds."""
         scan = KeyScan(shape_keys(record_shape(reader)))
-        for block in read_ahead(spool_blocks(source.views(), self.scratch_directory(), scan)):
+        for block in read_ahead(spool_blocks(source.views(), self.scratch, scan)):
             if block.torn_line is not None:
                 self.torn[file_no] = block.torn_line
             if block.clean and file_no not in self.by_lines:
@@ -377,7 +375,7 @@ class _Chunker:
             try:
                 batch = block.line_batch()
             finally:
-                block.path.unlink(missing_ok=True)
+                self.scratch.release(block.path)
             self._submit(self._lines_job, reader, _with_file(batch, file_no))
 
     def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
@@ -424,8 +422,7 @@ class _Chunker:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.con.close()
-            if self.scratch is not None:
-                shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.close()
 
 
 def _with_file(batch: LineBatch, file_no: int) -> pa.Table:
