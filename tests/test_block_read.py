@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pytest
 from conftest import write
 
@@ -450,3 +451,45 @@ def test_no_block_copy_outlives_the_read_even_when_it_fails(tmp_path, monkeypatc
     with pytest.raises(RuntimeError, match="disk full"):
         ingest.stream_logs([path], failing_sink)
     assert _memfds() == set()
+
+
+@pytest.mark.parametrize("max_bytes", [1, 7, 30, 64, 1 << 20])
+def test_line_batches_are_the_block_s_lines_in_pieces(tmp_path, max_bytes):
+    """A block read line by line in pieces gives the lines and numbers of reading it whole: CRLF, a lone
+    CR, blank lines, a line longer than a piece, a byte-order mark opening a line inside the block, and a
+    last line without a break."""
+    data = (
+        b'{"a":1}\r\n{"a":2}\r{"a":3}\n\n\n'
+        + b'{"long": "'
+        + b"x" * 100
+        + b'"}\n'
+        + b'\xef\xbb\xbf{"bom": 1}\n'
+        + b'{"a":4}\n' * 5
+        + b'{"torn"'
+    )
+    path = tmp_path / "block.jsonl"
+    path.write_bytes(data)
+    (whole,) = iter_blocks(iter([data]))
+    block = files.SpooledBlock(path, 7, whole.lines, True, False, True)
+    pieces = list(block.line_batches(max_bytes))
+    assert len(pieces) > 1 or max_bytes >= len(data)
+    joined = pa.concat_tables([p.lines for p in pieces])
+    assert joined.equals(block.line_batch().lines) and joined.num_rows == whole.lines
+    assert {p.torn_line for p in pieces} == {block.torn_line}
+
+
+@pytest.mark.parametrize("bad", ["", "{broken"])
+def test_a_block_read_line_by_line_in_pieces_gives_the_same_rows(tmp_path, monkeypatch, bad):
+    """Blocks read as numbered lines (a blank line), and bad lines read alone, go in jobs of a bounded
+    size: the rows are those of reading each block whole."""
+    lines = [GOOD % n for n in range(1, 300)]
+    for at in (3, 150, 298):
+        lines[at] = bad
+    path = write(tmp_path / "log.jsonl", "\n".join(lines) + "\n")
+    whole = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
+    monkeypatch.setattr(ingest, "LINES_JOB_BYTES", 2000)
+    seen = _spy_block_jobs(monkeypatch)
+    pieces = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
+    _same(pieces, whole)
+    # one block: read whole as lines (a blank line) in ~25 jobs, or its 3 bad lines in 3
+    assert seen["fallback"] == (3 if bad else pytest.approx(25, abs=5))

@@ -93,6 +93,9 @@ CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk
 # JSONL files at least this large (on disk; compressed ones count 8x) are read block by block by DuckDB's
 # own JSON reader, blocks in parallel; smaller ones share numbered-lines chunks with other small files
 BLOCK_READ_MIN_BYTES = 4 << 20
+# the most text a block read line by line hands one job: Arrow strings cost its size again, for every job in
+# flight (a log of broken lines read in 64 MiB jobs peaked at 951 MiB, against 697 in 32 MiB ones)
+LINES_JOB_BYTES = 32 << 20
 
 
 def _read_json_file(
@@ -323,7 +326,10 @@ class _Chunker:
                 raw = reader_sql(reader, parsed(), present=block.keys)
                 rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
             except (duckdb.InvalidInputException, duckdb.ConversionException):
-                return self._lines_job(reader, _with_file(block.line_batch(), file_no))
+                return sum(
+                    self._lines_job(reader, _with_file(batch, file_no))
+                    for batch in block.line_batches(LINES_JOB_BYTES)
+                )
             if rows < block.lines:  # a rare bad line: read it the slow way, not the block
                 if 2 * rows < block.lines:  # mostly bad lines: the file's next blocks go that way whole
                     self.by_lines.add(file_no)
@@ -340,10 +346,13 @@ class _Chunker:
         self, reader: JsonReader, file_no: int, block: SpooledBlock, unreadable_sql: str
     ) -> int:
         """The lines of `block` that `unreadable_sql` numbers, read as numbered lines."""
-        numbers = self._cursor().sql(unreadable_sql).to_arrow_table().column("line")
-        lines = block.line_batch().lines
-        picked = lines.take(pc.subtract(numbers, pa.scalar(block.first_line, pa.int64())))
-        return self._lines_job(reader, _with_file(LineBatch(picked), file_no))
+        numbers = self._cursor().sql(unreadable_sql).to_arrow_table().column("line").combine_chunks()
+        rows = 0
+        for batch in block.line_batches(LINES_JOB_BYTES):
+            picked = batch.lines.filter(pc.is_in(batch.lines.column("line"), numbers))
+            if picked.num_rows:
+                rows += self._lines_job(reader, _with_file(LineBatch(picked), file_no))
+        return rows
 
     # --- submitting (from the reading thread) ---
 
@@ -373,10 +382,10 @@ class _Chunker:
                 self._submit(self._block_job, reader, file_no, block)
                 continue
             try:
-                batch = block.line_batch()
+                for batch in block.line_batches(LINES_JOB_BYTES):
+                    self._submit(self._lines_job, reader, _with_file(batch, file_no))
             finally:
                 self.scratch.release(block.path)
-            self._submit(self._lines_job, reader, _with_file(batch, file_no))
 
     def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
         if batch.torn_line is not None:

@@ -263,7 +263,7 @@ _LINE_CONVERT = pacsv.ConvertOptions(
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _block_lines(block: bytes) -> pa.Array:
+def _block_lines(block: bytes | memoryview) -> pa.Array:
     """Every physical line of a block (blank ones included, breaks \\n, \\r\\n or \\r), split by Arrow's
     multithreaded CSV reader; a block it refuses (invalid UTF-8, a stray \\x1f in a broken line) is split in
     Python instead, bad bytes replaced, with the same numbering."""
@@ -279,7 +279,7 @@ def _block_lines(block: bytes) -> pa.Array:
             .combine_chunks()
         )
     except pa.ArrowInvalid:
-        text = block.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        text = bytes(block).decode("utf-8", errors="replace").removeprefix("\ufeff")
         lines = _LINE_BREAK.split(text)
         if text.endswith(("\n", "\r")):
             lines.pop()
@@ -369,6 +369,37 @@ class SpooledBlock:
     def line_batch(self) -> LineBatch:
         """The block's physical lines, numbered, read back from its scratch file."""
         return LineBatch(numbered(_block_lines(self.path.read_bytes()), self.first_line), self.torn_line)
+
+    def line_batches(self, max_bytes: int) -> Iterator[LineBatch]:
+        """The lines of `line_batch` in batches of about `max_bytes` of text each, cut at line breaks (a
+        line longer than that is a batch of its own), so a block read line by line holds a piece of its
+        text as Arrow strings at a time, not all of it."""
+        first = self.first_line
+        for piece in _pieces(self.path.read_bytes(), max_bytes):
+            lines = _block_lines(piece)
+            yield LineBatch(numbered(lines, first), self.torn_line)
+            first += len(lines)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _pieces(data: bytes, max_bytes: int) -> Iterator[memoryview]:
+    """`data` cut after the last line break within every `max_bytes` (or the first one after, for a
+    longer line), as views."""
+    view, start = memoryview(data), 0
+    while start < len(data):
+        end = start + max_bytes
+        if end < len(data):
+            cut = data.rfind(b"\n", start, end)
+            if cut < 0:
+                cut = data.find(b"\n", end)
+            # not before a line that starts with a byte-order mark: Arrow drops one from a piece's start
+            while 0 <= cut and data.startswith(_BOM, cut + 1):
+                cut = data.find(b"\n", cut + 1)
+            end = len(data) if cut < 0 else cut + 1
+        yield view[start:end]
+        start = end
 
 
 # what read_json skips as a blank line (JSON whitespace, plus \f and \v)
