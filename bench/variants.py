@@ -11,6 +11,7 @@ on them (wall, CPU and peak RSS of the child, as `run_bench.py` measures them):
 - `rejects`: the first 300 lines kept, every other line broken (`x{...`): the JSON lists every rejected line;
 - `dirty`: every 10,000th line cut short in the middle (a half-written line, as a crash leaves one): a few
   bad lines in every block of an otherwise clean file;
+- `blanks`: a blank line after every 10,000th line (as concatenated or hand-edited logs have them);
 - `repeated`: the file twice, the copy a month later with new ids: every request sent twice (2N calls, the
   exact duplicates' worst case).
 
@@ -29,16 +30,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run_bench  # noqa: E402  (sibling script, not a package)
 
-KINDS = ("users", "models", "rejects", "dirty", "repeated")
+KINDS = ("users", "models", "rejects", "dirty", "blanks", "repeated")
 _ROW = "@ROW@"  # stands for the row number in a replacement, then replaced by it
 _MONTH_S = 30 * 86_400
-_DIRTY_EVERY = 10_000  # one line in this many is cut short (`dirty`)
+_DIRTY_EVERY = 10_000  # one line in this many is cut short (`dirty`), or followed by a blank one (`blanks`)
 # the reports each variant is timed with (beyond the default JSON analyze)
 _RUNS = {
     "users": [["--format", "json"], ["--by", "user", "--format", "csv"]],
     "models": [["--format", "json"]],
     "rejects": [["--format", "json"]],
     "dirty": [["--format", "json"]],
+    "blanks": [["--format", "json"]],
     "repeated": [["--format", "json"]],
 }
 
@@ -77,6 +79,9 @@ def variant(kind: str, source: Path) -> pl.LazyFrame:
         return lines.select(
             pl.when(row % _DIRTY_EVERY == _DIRTY_EVERY - 1).then(cut).otherwise(line).alias("line")
         )
+    if kind == "blanks":
+        every = row % _DIRTY_EVERY == _DIRTY_EVERY - 1
+        return lines.select(pl.when(every).then(line + "\n").otherwise(line).alias("line"))
     if kind == "repeated":
         created = line.str.extract(r'"created":(\d+)', 1).cast(pl.Int64) + _MONTH_S
         later = _numbered(

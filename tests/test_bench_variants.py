@@ -35,6 +35,11 @@ def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path, monkeypa
     assert cut == list(range(99, len(base), 100))
     report = analyze(made["dirty"]).data["coverage"]
     assert (report["calls"], report["rejected"]) == (len(base) - 10, 10)
+    blanks = made["blanks"].read_text().splitlines()
+    assert [n for n, line in enumerate(blanks) if not line] == [100 + 101 * n for n in range(10)]
+    assert [line for line in blanks if line] == source.read_text().splitlines()
+    report = analyze(made["blanks"]).data["coverage"]
+    assert (report["calls"], report["rejected"]) == (len(base), 0)
     repeated = [json.loads(line) for line in made["repeated"].read_text().splitlines()]
     assert repeated[: len(base)] == base and len(repeated) == 2 * len(base)
     later = repeated[len(base) :]

@@ -81,9 +81,12 @@ GOOD = '{"id": "c%d", "object": "chat.completion", "created": 1741000000, "model
 @pytest.mark.parametrize(
     "bad, reason, read_as_lines",
     [
-        # a blank line: read_json would skip it, so the whole block is read as numbered lines (None)
-        ("", None, None),
-        ("  \t", None, None),
+        # a blank line: read_json skips it, and the block's rows are numbered by its other lines
+        ("", None, 0),
+        ("  \t", None, 0),
+        # a lone CR: a line break for the numbered-lines path, not for read_json: the whole block is read
+        # as numbered lines (None)
+        ("x\ry", "malformed JSON", None),
         # a line DuckDB's reader cannot take as a record is read as a numbered line alone
         ("{not json", "malformed JSON", 1),
         ('{"id": "x", "model": "gpt-4o-mini", "usage": {"prompt_tokens": 1', "malformed JSON", 1),
@@ -126,7 +129,8 @@ def test_a_dirty_block_reads_only_its_bad_lines_as_numbered_lines(
     else:
         assert seen["fallback_lines"] == read_as_lines
     if reason is not None:
-        assert got.rejects.select("line", "reason").rows() == [(21, reason)]
+        lines_of_bad = 2 if b"\r" in lines[20] else 1  # Arrow breaks the line at the lone CR
+        assert got.rejects.select("line", "reason").rows() == [(21 + n, reason) for n in range(lines_of_bad)]
     else:
         assert got.rejects.height == 0
 
@@ -478,10 +482,10 @@ def test_line_batches_are_the_block_s_lines_in_pieces(tmp_path, max_bytes):
     assert {p.torn_line for p in pieces} == {block.torn_line}
 
 
-@pytest.mark.parametrize("bad", ["", "{broken"])
+@pytest.mark.parametrize("bad", ["x\ry", "{broken"])
 def test_a_block_read_line_by_line_in_pieces_gives_the_same_rows(tmp_path, monkeypatch, bad):
-    """Blocks read as numbered lines (a blank line), and bad lines read alone, go in jobs of a bounded
-    size: the rows are those of reading each block whole."""
+    """Blocks read as numbered lines (a lone CR), and bad lines read alone, go in jobs of a bounded size:
+    the rows are those of reading each block whole."""
     lines = [GOOD % n for n in range(1, 300)]
     for at in (3, 150, 298):
         lines[at] = bad
@@ -491,5 +495,28 @@ def test_a_block_read_line_by_line_in_pieces_gives_the_same_rows(tmp_path, monke
     seen = _spy_block_jobs(monkeypatch)
     pieces = _read(path, monkeypatch, blocks=True, block_bytes=1 << 20)
     _same(pieces, whole)
-    # one block: read whole as lines (a blank line) in ~25 jobs, or its 3 bad lines in 3
-    assert seen["fallback"] == (3 if bad else pytest.approx(25, abs=5))
+    # one block: read whole as lines (a lone CR) in ~25 jobs, or its 3 bad lines in 3
+    assert seen["fallback"] == (3 if bad == "{broken" else pytest.approx(25, abs=5))
+
+
+@pytest.mark.parametrize("block_bytes", [700, 1 << 20])
+def test_blocks_with_blank_lines_are_parsed_and_keep_their_line_numbers(tmp_path, monkeypatch, block_bytes):
+    """Blank lines (first, consecutive, CRLF, of spaces, tabs, \\f and \\v, the file's last) give no row on
+    either path; DuckDB's reader skips them and the block's rows are numbered by the lines that are not
+    blank, bad lines among them still read alone."""
+    lines = [GOOD % n for n in range(1, 60)]
+    lines[0] = ""
+    lines[10] = lines[11] = "  "
+    lines[20] = "\t\f\v"
+    lines[30] = "{broken"
+    lines[31] = ""
+    text = "\r\n".join(lines[:15]) + "\r\n" + "\n".join(lines[15:]) + "\n \n"
+    path = write(tmp_path / "log.jsonl", text)
+    expected = _read(path, monkeypatch, blocks=False)
+    seen = _spy_block_jobs(monkeypatch)
+    got = _read(path, monkeypatch, blocks=True, block_bytes=block_bytes)
+    _same(got, expected)
+    assert seen["parsed"] >= 1 and seen["fallback_lines"] == 1  # only the broken line
+    blank = {1, 11, 12, 21, 32, 60}
+    assert sorted(got.calls["source_line"]) == [n for n in range(1, 61) if n not in blank | {31}]
+    assert got.rejects.select("line", "reason").rows() == [(31, "malformed JSON")]

@@ -307,21 +307,29 @@ class _Chunker:
         )
 
     def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
-        """Parse a clean block straight from its scratch file; the lines DuckDB's lenient reader cannot
-        take as records (see `parsed_file_sql`) are then read as numbered lines, alone (their rows and
-        reasons as that path gives them). A block the reader fails on, or whose records lack a source
-        key, is read as numbered lines whole."""
-        parsed = functools.partial(
-            parsed_file_sql,
-            reader,
-            str(block.path),
-            file_no,
-            self.files[file_no],
-            block.first_line,
-            block.keys,
-        )
+        """Parse a block straight from its scratch file (its rows numbered by its non-blank lines when it
+        has blank ones); the lines DuckDB's lenient reader cannot take as records (see `parsed_file_sql`)
+        are then read as numbered lines, alone (their rows and reasons as that path gives them). A block
+        the reader fails on, or whose records lack a source key, is read as numbered lines whole."""
         cursor = self._cursor()
+        numbers = None
         try:
+            expected = block.lines
+            if block.blank_lines:
+                lines = block.non_blank_lines(LINES_JOB_BYTES)
+                expected, numbers = len(lines), f"numbers_{next(self.names)}"
+                _i = pa.array(range(1, expected + 1), pa.int64())
+                cursor.register(numbers, pa.table({"_i": _i, "line": lines}))
+            parsed = functools.partial(
+                parsed_file_sql,
+                reader,
+                str(block.path),
+                file_no,
+                self.files[file_no],
+                block.first_line,
+                block.keys,
+                numbers=numbers,
+            )
             try:
                 raw = reader_sql(reader, parsed(), present=block.keys)
                 rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
@@ -330,15 +338,17 @@ class _Chunker:
                     self._lines_job(reader, _with_file(batch, file_no))
                     for batch in block.line_batches(LINES_JOB_BYTES)
                 )
-            if rows < block.lines:  # a rare bad line: read it the slow way, not the block
-                if 2 * rows < block.lines:  # mostly bad lines: the file's next blocks go that way whole
+            if rows < expected:  # a rare bad line: read it the slow way, not the block
+                if 2 * rows < expected:  # mostly bad lines: the file's next blocks go that way whole
                     self.by_lines.add(file_no)
                 rows += self._unreadable_job(reader, file_no, block, parsed(unreadable=True))
         finally:
+            if numbers is not None:
+                cursor.unregister(numbers)
             self.scratch.release(block.path)
-        if rows != block.lines:  # a clean block gives one row per line; anything else is a bug, not data
+        if rows != expected:  # a row per non-blank line; anything else is a bug, not data
             raise RuntimeError(
-                f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {block.lines} lines"
+                f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {expected} lines"
             )
         return rows
 
@@ -378,7 +388,7 @@ class _Chunker:
         for block in read_ahead(spool_blocks(source.views(), self.scratch, scan)):
             if block.torn_line is not None:
                 self.torn[file_no] = block.torn_line
-            if block.clean and file_no not in self.by_lines:
+            if (block.clean or block.blank_lines) and file_no not in self.by_lines:
                 self._submit(self._block_job, reader, file_no, block)
                 continue
             try:

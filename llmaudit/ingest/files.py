@@ -361,6 +361,9 @@ class SpooledBlock:
     clean: bool
     unbroken: bool  # its last line has no line break
     keys: frozenset[str] | None = None  # the only keys a clean block can hold, when a scan was asked for
+    # not clean only for its blank lines (no lone CR): DuckDB's reader can parse it, its rows numbered by
+    # `non_blank_lines`
+    blank_lines: bool = False
 
     @property
     def torn_line(self) -> int | None:
@@ -369,6 +372,18 @@ class SpooledBlock:
     def line_batch(self) -> LineBatch:
         """The block's physical lines, numbered, read back from its scratch file."""
         return LineBatch(numbered(_block_lines(self.path.read_bytes()), self.first_line), self.torn_line)
+
+    def non_blank_lines(self, max_bytes: int) -> pa.Array:
+        """The numbers of the block's lines that are not blank, in order: the lines DuckDB's reader gives
+        a row (it skips blank lines, as the numbered-lines path does), read `max_bytes` at a time."""
+        return pa.concat_arrays(
+            [
+                batch.lines.column("line")
+                .filter(pc.invert(pc.match_substring_regex(batch.lines.column("text"), _BLANK_LINE)))
+                .combine_chunks()
+                for batch in self.line_batches(max_bytes)
+            ]
+        )
 
     def line_batches(self, max_bytes: int) -> Iterator[LineBatch]:
         """The lines of `line_batch` in batches of about `max_bytes` of text each, cut at line breaks (a
@@ -404,6 +419,7 @@ def _pieces(data: bytes, max_bytes: int) -> Iterator[memoryview]:
 
 # what read_json skips as a blank line (JSON whitespace, plus \f and \v)
 _JSON_BLANK = "[ \\t\\r\\f\\v]"
+_BLANK_LINE = f"^{_JSON_BLANK}*$"  # a line's text (without its break) that is blank
 # a lone \r: a line break for the numbered-lines path (Arrow), not for read_json
 _LONE_CR = r"\r(?:[^\n]|$)"
 # a blank first line, a blank line inside the block, a lone \r, a last line of only blanks (RE2: `$` is
@@ -516,8 +532,9 @@ def spool_blocks(
         if pending is not None:  # a block is known not to be the file's last once the next one is read
             yield pending
         clean = _is_clean(view, first)
-        keys = scan(view) if scan is not None and clean else None
-        pending = SpooledBlock(path, first, lines, False, clean, _ends_unbroken(view), keys)
+        blank_lines = not clean and not re2_search(view, _LONE_CR)
+        keys = scan(view) if scan is not None and (clean or blank_lines) else None
+        pending = SpooledBlock(path, first, lines, False, clean, _ends_unbroken(view), keys, blank_lines)
         first += lines
     if pending is not None:
         yield dataclasses.replace(pending, last=True)

@@ -153,11 +153,13 @@ def parsed_file_sql(
     present: frozenset[str] | None = None,
     *,
     unreadable: bool = False,
+    numbers: str | None = None,
 ) -> str:
     """The columns of `parsed_lines_sql` for a JSONL file (or a block of one whose first line is
     `first_line`) parsed by DuckDB's own reader: one parse per line, no text handed over from Python.
-    Exact only for a clean block: the reader skips blank lines (the caller makes sure there are none, so
-    the row number is the line number). The text is not read: `reader_sql` fails on a record without a
+    The reader skips blank lines: for a block without any, the row number is the line number; for one with
+    some, `numbers` is a relation `(_i, line)` giving the line of the `_i`-th non-blank line (1-based), and
+    `first_line` is not used. The text is not read: `reader_sql` fails on a record without a
     source key, whose id needs it. `present`: the only keys the block can hold (see `pruned_shape`); give
     `reader_sql` the same.
 
@@ -179,12 +181,18 @@ def parsed_file_sql(
             "AS source_file, false AS torn, true AS _valid, true AS _is_object, r"
         )
         condition = readable
+    read = (
+        f"read_json({quote_literal(path)}, format = 'newline_delimited', records = false, ignore_errors = true, "
+        f"columns = {{r: {quote_literal(struct_ddl(shape))}}})"
+    )
     # the lines are numbered before any is left out
+    if numbers is None:
+        numbered = f"SELECT row_number() OVER () + {int(first_line) - 1} AS line, r FROM {read}"
+    else:
+        numbered = f"SELECT n.line, p.r FROM (SELECT row_number() OVER () AS _i, r FROM {read}) p JOIN {numbers} n USING (_i)"
     return f"""
     SELECT {columns}
-    FROM (SELECT row_number() OVER () + {int(first_line) - 1} AS line, r
-          FROM read_json({quote_literal(path)}, format = 'newline_delimited', records = false,
-                         ignore_errors = true, columns = {{r: {quote_literal(struct_ddl(shape))}}}))
+    FROM ({numbered})
     WHERE {condition}"""
 
 
