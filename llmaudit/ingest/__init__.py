@@ -242,9 +242,10 @@ class _Chunker:
     Chunks are queries run by a small pool of threads, each on its own DuckDB cursor (DuckDB releases the
     GIL), so reading and splitting the next block overlaps parsing the current ones and every core parses.
     A big JSONL file is cut into blocks that DuckDB's JSON reader parses straight from a scratch file (one
-    parse per line, no line splitting in Arrow); a block it cannot read exactly as the numbered-lines path
-    would (a blank line, a malformed or non-object line, a record without a source key) is read as
-    numbered lines instead. Many small files of one format share one numbered-lines chunk (one query)."""
+    parse per line, no line splitting in Arrow); the lines it cannot take as records (malformed, not an
+    object) are read as numbered lines, alone, and a block it cannot number as that path does (a lone CR)
+    or whose records lack a source key is read as numbered lines whole. Many small files of one format
+    share one numbered-lines chunk (one query)."""
 
     def __init__(self, sink: ChunkSink):
         self.sink = sink
