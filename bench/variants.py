@@ -33,7 +33,7 @@ import run_bench  # noqa: E402  (sibling script, not a package)
 KINDS = ("users", "models", "rejects", "dirty", "blanks", "repeated")
 _ROW = "@ROW@"  # stands for the row number in a replacement, then replaced by it
 _MONTH_S = 30 * 86_400
-_DIRTY_EVERY = 10_000  # one line in this many is cut short (`dirty`), or followed by a blank one (`blanks`)
+_EVERY = 10_000  # one line in this many is cut short (`dirty`), or followed by a blank one (`blanks`)
 # the reports each variant is timed with (beyond the default JSON analyze)
 _RUNS = {
     "users": [["--format", "json"], ["--by", "user", "--format", "csv"]],
@@ -76,11 +76,9 @@ def variant(kind: str, source: Path) -> pl.LazyFrame:
         return lines.select(pl.when(row < 300).then(line).otherwise(pl.lit("x") + line).alias("line"))
     if kind == "dirty":
         cut = line.str.slice(0, line.str.len_bytes() // 2)
-        return lines.select(
-            pl.when(row % _DIRTY_EVERY == _DIRTY_EVERY - 1).then(cut).otherwise(line).alias("line")
-        )
+        return lines.select(pl.when(row % _EVERY == _EVERY - 1).then(cut).otherwise(line).alias("line"))
     if kind == "blanks":
-        every = row % _DIRTY_EVERY == _DIRTY_EVERY - 1
+        every = row % _EVERY == _EVERY - 1
         return lines.select(pl.when(every).then(line + "\n").otherwise(line).alias("line"))
     if kind == "repeated":
         created = line.str.extract(r'"created":(\d+)', 1).cast(pl.Int64) + _MONTH_S

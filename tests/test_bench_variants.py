@@ -12,7 +12,7 @@ from llmaudit.ingest import read_logs
 
 def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path, monkeypatch):
     variants = bench_script("variants")
-    monkeypatch.setattr(variants, "_DIRTY_EVERY", 100)  # 10 of the 1,000 lines
+    monkeypatch.setattr(variants, "_EVERY", 100)  # 10 of the 1,000 lines
     source = tmp_path / "b.jsonl"
     bench_generator().write("openai", 1_000, 2, source)
     base = [json.loads(line) for line in source.read_text().splitlines()]

@@ -369,10 +369,6 @@ class SpooledBlock:
     def torn_line(self) -> int | None:
         return self.first_line + self.lines - 1 if self.last and self.unbroken else None
 
-    def line_batch(self) -> LineBatch:
-        """The block's physical lines, numbered, read back from its scratch file."""
-        return LineBatch(numbered(_block_lines(self.path.read_bytes()), self.first_line), self.torn_line)
-
     def non_blank_lines(self, max_bytes: int) -> pa.Array:
         """The numbers of the block's lines that are not blank, in order: the lines DuckDB's reader gives
         a row (it skips blank lines, as the numbered-lines path does), read `max_bytes` at a time."""
@@ -386,9 +382,9 @@ class SpooledBlock:
         )
 
     def line_batches(self, max_bytes: int) -> Iterator[LineBatch]:
-        """The lines of `line_batch` in batches of about `max_bytes` of text each, cut at line breaks (a
-        line longer than that is a batch of its own), so a block read line by line holds a piece of its
-        text as Arrow strings at a time, not all of it."""
+        """The block's physical lines, numbered, read back from its scratch file in batches of about
+        `max_bytes` of text each, cut at line breaks (a line longer than that is a batch of its own), so a
+        block read line by line holds a piece of its text as Arrow strings at a time, not all of it."""
         first = self.first_line
         for piece in _pieces(self.path.read_bytes(), max_bytes):
             lines = _block_lines(piece)
