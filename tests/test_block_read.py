@@ -110,6 +110,12 @@ GOOD = '{"id": "c%d", "object": "chat.completion", "created": 1741000000, "model
         ),
         # an object indented by a tab is an object on both paths
         ("\t" + GOOD % 500, None, 0),
+        # a form feed or vertical tab around a record: DuckDB's reader skips them, and so do numbered lines
+        ("\f " + GOOD % 500 + "\v", None, 0),
+        # a byte-order mark opening a line (files concatenated): the reader cannot take it, numbered lines do
+        ("\ufeff" + GOOD % 500, None, 1),
+        # inside a record a form feed is no whitespace, on either path
+        ((GOOD % 500).replace(', "model"', ',\f"model"'), "malformed JSON", 1),
     ],
 )
 def test_a_dirty_block_reads_only_its_bad_lines_as_numbered_lines(
