@@ -23,23 +23,31 @@ from llmaudit.ingest.files import Block, iter_blocks
 from llmaudit.ingest.sqlbuild import pruned_shape
 
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+_BUNDLED = ingest._bundled
 
 
-def _read(paths, monkeypatch, *, blocks: bool, block_bytes: int = 1 << 20):
-    """read_logs with block reading forced on (every JSONL file, blocks of `block_bytes`) or off."""
+def _read(paths, monkeypatch, *, blocks: bool, block_bytes: int = 1 << 20, bundles: bool = False):
+    """read_logs with block reading forced on (every JSONL file, blocks of `block_bytes`) or off; off, small
+    files are joined in blocks of `block_bytes` with `bundles`, else read as numbered lines."""
     monkeypatch.setattr(ingest, "BLOCK_READ_MIN_BYTES", 0 if blocks else 1 << 62)
     monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(ingest, "_bundled", _BUNDLED if bundles else lambda reader: False)
     return read_logs(paths)
 
 
 def _spy_block_jobs(monkeypatch) -> dict[str, int]:
     """Counts blocks parsed by DuckDB's reader, and the chunks and lines read as numbered lines instead."""
-    seen = {"parsed": 0, "fallback": 0, "fallback_lines": 0}
-    job, lines = ingest._Chunker._block_job, ingest._Chunker._lines_job
+    seen = {"parsed": 0, "bundles": 0, "fallback": 0, "fallback_lines": 0}
+    job, bundle, lines = ingest._Chunker._block_job, ingest._Chunker._bundle_job, ingest._Chunker._lines_job
 
     def block_job(self, *args):
         seen["parsed"] += 1
         return job(self, *args)
+
+    def bundle_job(self, *args):
+        seen["bundles"] += 1
+        return bundle(self, *args)
 
     def lines_job(self, reader, table):
         seen["fallback"] += 1
@@ -47,6 +55,7 @@ def _spy_block_jobs(monkeypatch) -> dict[str, int]:
         return lines(self, reader, table)
 
     monkeypatch.setattr(ingest._Chunker, "_block_job", block_job)
+    monkeypatch.setattr(ingest._Chunker, "_bundle_job", bundle_job)
     monkeypatch.setattr(ingest._Chunker, "_lines_job", lines_job)
     return seen
 

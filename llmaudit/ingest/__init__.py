@@ -28,12 +28,17 @@ from llmaudit.db import connect, quote_literal
 from llmaudit.errors import InputError
 from llmaudit.ingest.files import (
     BLOCK_BYTES,
+    BOM,
     COMPRESSED,
+    Block,
     LineBatch,
     LogSource,
     Scratch,
     SpooledBlock,
+    count_lines,
     discover,
+    ends_unbroken,
+    is_clean,
     iter_blocks,
     iter_lines,
     json_document_lines,
@@ -141,6 +146,12 @@ def _non_blank(batch: LineBatch) -> int:
 def _text_size(path: Path) -> int:
     """About how many bytes of text the file holds (compressed ones count 8x)."""
     return path.stat().st_size * (8 if path.suffix.lower() in COMPRESSED else 1)
+
+
+def _bundled(reader: JsonReader) -> bool:
+    """Join this small JSONL file with others of its reader for DuckDB's JSON reader (see
+    `_Chunker.small_file`)?"""
+    return reader.row_local
 
 
 def _block_read(path: Path, reader: JsonReader) -> bool:
@@ -258,6 +269,8 @@ class _Chunker:
         # files a block of which was mostly lines DuckDB's reader could not take (another format, garbage):
         # their next blocks are read as numbered lines straight away, not parsed twice
         self.by_lines: set[int] = set()
+        self.bundles: dict[str, _Bundle] = {}  # reader name -> its small files waiting to be parsed
+        self.scans: dict[str, KeyScan] = {}  # reader name -> the keys its bundles held so far
         self.rows = 0
         self.workers = min(4, max(2, os.cpu_count() or 2))
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="llmaudit-chunk")
@@ -342,7 +355,12 @@ class _Chunker:
             if rows < expected:  # a rare bad line: read it the slow way, not the block
                 if 2 * rows < expected:  # mostly bad lines: the file's next blocks go that way whole
                     self.by_lines.add(file_no)
-                rows += self._unreadable_job(reader, file_no, block, parsed(unreadable=True))
+                rows += self._unreadable_job(
+                    reader,
+                    block,
+                    parsed(unreadable=True),
+                    lambda lines: _with_file(LineBatch(lines), file_no),
+                )
         finally:
             if numbers is not None:
                 cursor.unregister(numbers)
@@ -353,16 +371,50 @@ class _Chunker:
             )
         return rows
 
+    def _bundle_job(self, reader: JsonReader, block: SpooledBlock, numbers: pa.Table) -> int:
+        """Parse a block of small files joined (see `small_file`) as `_block_job` parses a block of one
+        file, each row numbered by `numbers` (`_bundle_numbers`) with its file and its line there."""
+        cursor = self._cursor()
+        name = f"numbers_{next(self.names)}"
+        cursor.register(name, numbers)
+        try:
+            parsed = functools.partial(
+                parsed_file_sql, reader, str(block.path), 0, "", 1, block.keys, numbers=name, bundled=True
+            )
+            try:
+                raw = reader_sql(reader, parsed(), present=block.keys)
+                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                return sum(
+                    self._lines_job(reader, _unbundled(batch.lines, numbers))
+                    for batch in block.line_batches(LINES_JOB_BYTES)
+                )
+            if rows < block.lines:
+                rows += self._unreadable_job(
+                    reader, block, parsed(unreadable=True), lambda lines: _unbundled(lines, numbers)
+                )
+        finally:
+            cursor.unregister(name)
+            self.scratch.release(block.path)
+        if rows != block.lines:
+            raise RuntimeError(f"{len(numbers)} lines of small files gave {rows} rows")
+        return rows
+
     def _unreadable_job(
-        self, reader: JsonReader, file_no: int, block: SpooledBlock, unreadable_sql: str
+        self,
+        reader: JsonReader,
+        block: SpooledBlock,
+        unreadable_sql: str,
+        numbered: Callable[[pa.Table], pa.Table],
     ) -> int:
-        """The lines of `block` that `unreadable_sql` numbers, read as numbered lines."""
-        numbers = self._cursor().sql(unreadable_sql).to_arrow_table().column("line").combine_chunks()
+        """The lines of `block` that `unreadable_sql` numbers, read as numbered lines (`numbered` gives
+        their `file_no`)."""
+        wanted = self._cursor().sql(unreadable_sql).to_arrow_table().column("line").combine_chunks()
         rows = 0
         for batch in block.line_batches(LINES_JOB_BYTES):
-            picked = batch.lines.filter(pc.is_in(batch.lines.column("line"), numbers))
+            picked = batch.lines.filter(pc.is_in(batch.lines.column("line"), wanted))
             if picked.num_rows:
-                rows += self._lines_job(reader, _with_file(LineBatch(picked), file_no))
+                rows += self._lines_job(reader, numbered(picked))
         return rows
 
     # --- submitting (from the reading thread) ---
@@ -397,6 +449,39 @@ class _Chunker:
                     self._submit(self._lines_job, reader, _with_file(batch, file_no))
             finally:
                 self.scratch.release(block.path)
+
+    def small_file(self, reader: JsonReader, file_no: int, data: bytes) -> None:
+        """A JSONL file too small to be read in blocks of its own (each block is a query, ~30 CPU-ms to
+        plan): its lines join a block of small files of the same reader, parsed by DuckDB's reader as a
+        big file's blocks are (the numbered-lines path parses a line twice and splits it in Arrow first).
+        A file with a line that reader would not number as that path does (see `files.is_clean`) is read
+        as numbered lines."""
+        data = data.removeprefix(BOM)
+        lines = count_lines(data)
+        if not lines:
+            return
+        if not is_clean(data, 1):
+            self.lines(reader, file_no, Block(data, 1, lines, last=True).line_batch())
+            return
+        if ends_unbroken(data):
+            self.torn[file_no] = lines
+            data += b"\n"
+        bundle = self.bundles.setdefault(reader.name, _Bundle(reader))
+        bundle.add(file_no, lines, data)
+        if bundle.size >= BLOCK_BYTES:
+            self.flush_bundle(reader.name)
+
+    def flush_bundle(self, name: str) -> None:
+        bundle = self.bundles.pop(name)
+        data = memoryview(b"".join(bundle.parts))
+        bundle.parts.clear()
+        scan = self.scans.setdefault(name, KeyScan(shape_keys(record_shape(bundle.reader))))
+        keys = scan(data)
+        path = self.scratch.write(data, "llmaudit-small-files")
+        lines = sum(n for _, n in bundle.members)
+        block = SpooledBlock(path, 1, lines, last=True, clean=True, unbroken=False, keys=keys)
+        numbers = _bundle_numbers(bundle.members, self.files)
+        self._submit(self._bundle_job, bundle.reader, block, numbers)
 
     def lines(self, reader: JsonReader, file_no: int, batch: LineBatch) -> None:
         if batch.torn_line is not None:
@@ -435,6 +520,8 @@ class _Chunker:
         the first failed job's error is raised."""
         try:
             if completed:
+                for name in list(self.bundles):
+                    self.flush_bundle(name)
                 for name in list(self.pending):
                     self.flush(name)
                 while self.jobs:
@@ -452,6 +539,52 @@ def _with_file(batch: LineBatch, file_no: int) -> pa.Table:
 def _repeat(value: int, times: int) -> pa.Array:
     # pa.repeat: 5 µs; polars' eager repeat runs a lazy query, 0.35 ms, 3.5 s for 10,000 small files
     return pa.repeat(pa.scalar(value, pa.int64()), times)
+
+
+@dataclass
+class _Bundle:
+    """Small JSONL files of one reader (each clean, ending with a line break) waiting to be joined into a
+    block (`_Chunker.small_file`)."""
+
+    reader: JsonReader
+    members: list[tuple[int, int]] = field(default_factory=list)  # (file_no, lines)
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, file_no: int, lines: int, data: bytes) -> None:
+        self.members.append((file_no, lines))
+        self.parts.append(data)
+        self.size += len(data)
+
+
+def _bundle_numbers(members: list[tuple[int, int]], files: list[str]) -> pa.Table:
+    """`(_i, line, file_no, source_file)` for each line of a bundle: its position in the block (1-based),
+    and its line in its file (built a file at a time, not a line)."""
+    starts = [0, *itertools.accumulate(n for _, n in members)]
+    _i = pl.int_range(1, starts[-1] + 1, dtype=pl.Int64, eager=True).to_arrow()
+    before = pa.concat_arrays([_repeat(start, n) for start, (_, n) in zip(starts, members, strict=False)])
+    member = pa.concat_arrays([_repeat(k, n) for k, (_, n) in enumerate(members)])
+    names = pa.array([files[file_no] for file_no, _ in members], pa.string())
+    return pa.table(
+        {
+            "_i": _i,
+            "line": pc.subtract(_i, before),
+            "file_no": pa.concat_arrays([_repeat(file_no, n) for file_no, n in members]),
+            "source_file": pa.DictionaryArray.from_arrays(member, names),
+        }
+    )
+
+
+def _unbundled(lines: pa.Table, numbers: pa.Table) -> pa.Table:
+    """Lines of a bundle (`line`: the position in its block) as numbered lines of their files."""
+    at = pc.subtract(lines.column("line"), 1)
+    return pa.table(
+        {
+            "line": pc.take(numbers.column("line"), at),
+            "text": lines.column("text"),
+            "file_no": pc.take(numbers.column("file_no"), at),
+        }
+    )
 
 
 def stream_logs(
@@ -494,6 +627,9 @@ def stream_logs(
             if payload is None:  # a JSONL file
                 if _block_read(path, found):
                     chunker.blocks(found, file_no, source)
+                    continue
+                if _bundled(found):
+                    chunker.small_file(found, file_no, source.read_all())
                     continue
                 payload = iter_lines(iter_blocks(source.blocks()), CHUNK_LINES)
                 if _text_size(path) > BLOCK_BYTES:  # a file of one block has nothing to read ahead of

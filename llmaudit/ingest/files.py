@@ -304,20 +304,20 @@ def numbered(texts: pa.Array, first_line: int = 1) -> pa.Table:
     return pa.table({"line": line, "text": texts})
 
 
-def _ends_unbroken(data: bytes | memoryview) -> bool:
+def ends_unbroken(data: bytes | memoryview) -> bool:
     """Does the block's last line lack a line break (a file's torn last line)?"""
     return len(data) > 0 and data[-1] != 0x0A
 
 
-def _count_lines(data: bytes | memoryview) -> int:
+def count_lines(data: bytes | memoryview) -> int:
     """Physical lines as the numbered-lines path numbers them (Arrow also breaks at a lone \\r), counted by
     RE2 without a copy."""
     if re2_search(data, "\r") and re2_search(data, _LONE_CR):
         return len(_block_lines(bytes(data)))
-    return _count(data, "\n") + _ends_unbroken(data)
+    return _count(data, "\n") + ends_unbroken(data)
 
 
-def _is_clean(data: bytes | memoryview, first_line: int) -> bool:
+def is_clean(data: bytes | memoryview, first_line: int) -> bool:
     """Every line is non-blank and ends at \\n (or the block's end): then a JSON reader that skips blank
     lines (DuckDB's read_json) yields exactly one record per line, and the line count is what the
     numbered-lines path would number. Searched by RE2 (pyarrow), which releases the GIL."""
@@ -339,10 +339,10 @@ class Block:
     @property
     def torn_line(self) -> int | None:
         """The file's last line when the file does not end with a line break."""
-        return self.first_line + self.lines - 1 if self.last and _ends_unbroken(self.data) else None
+        return self.first_line + self.lines - 1 if self.last and ends_unbroken(self.data) else None
 
     def is_clean(self) -> bool:
-        return _is_clean(self.data, self.first_line)
+        return is_clean(self.data, self.first_line)
 
     def line_batch(self) -> LineBatch:
         """The block's physical lines, numbered (the numbered-lines path)."""
@@ -352,7 +352,7 @@ class Block:
 @dataclass(frozen=True)
 class SpooledBlock:
     """A block copied to a scratch file for DuckDB's JSON reader, numbered and judged (`clean`, see
-    `_is_clean`) while its bytes were in hand; they are not kept in memory."""
+    `is_clean`) while its bytes were in hand; they are not kept in memory."""
 
     path: Path
     first_line: int
@@ -392,7 +392,7 @@ class SpooledBlock:
             first += len(lines)
 
 
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 
 def _pieces(data: bytes, max_bytes: int) -> Iterator[memoryview]:
@@ -406,7 +406,7 @@ def _pieces(data: bytes, max_bytes: int) -> Iterator[memoryview]:
             if cut < 0:
                 cut = data.find(b"\n", end)
             # not before a line that starts with a byte-order mark: Arrow drops one from a piece's start
-            while 0 <= cut and data.startswith(_BOM, cut + 1):
+            while 0 <= cut and data.startswith(BOM, cut + 1):
                 cut = data.find(b"\n", cut + 1)
             end = len(data) if cut < 0 else cut + 1
         yield view[start:end]
@@ -450,7 +450,7 @@ def iter_blocks(blocks: Iterator[bytes]) -> Iterator[Block]:
     first = 1
     while block is not None:
         following = next(blocks, None)  # one block of lookahead tells which block is the file's last
-        lines = _count_lines(block)
+        lines = count_lines(block)
         yield Block(block, first, lines, following is None)
         first += lines
         block = following
@@ -524,13 +524,13 @@ def spool_blocks(
     first = 1
     for number, view in enumerate(views):
         path = scratch.write(view, f"llmaudit-block-{number}")
-        lines = _count_lines(view)
+        lines = count_lines(view)
         if pending is not None:  # a block is known not to be the file's last once the next one is read
             yield pending
-        clean = _is_clean(view, first)
+        clean = is_clean(view, first)
         blank_lines = not clean and not re2_search(view, _LONE_CR)
         keys = scan(view) if scan is not None and (clean or blank_lines) else None
-        pending = SpooledBlock(path, first, lines, False, clean, _ends_unbroken(view), keys, blank_lines)
+        pending = SpooledBlock(path, first, lines, False, clean, ends_unbroken(view), keys, blank_lines)
         first += lines
     if pending is not None:
         yield dataclasses.replace(pending, last=True)

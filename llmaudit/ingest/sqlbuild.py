@@ -163,6 +163,7 @@ def parsed_file_sql(
     *,
     unreadable: bool = False,
     numbers: str | None = None,
+    bundled: bool = False,
 ) -> str:
     """The columns of `parsed_lines_sql` for a JSONL file (or a block of one whose first line is
     `first_line`) parsed by DuckDB's own reader: one parse per line, no text handed over from Python.
@@ -176,19 +177,25 @@ def parsed_file_sql(
     line that is not an object, or an object with none of the shape's top-level keys, as a STRUCT of nulls
     (a field of the wrong type is null, as `json_transform` makes it). Only the other lines are selected;
     with `unreadable`, only the numbers (`line`) of those lines, for the caller to read them as numbered
-    lines (whose reasons tell a malformed line from an array)."""
+    lines (whose reasons tell a malformed line from an array).
+
+    `bundled`: the block is small files joined (`_Chunker.small_file`), and `numbers` also gives each row's
+    `file_no` and `source_file` (`file_no` and `source_file` are not used); with `unreadable`, `line` is
+    the row's position in the block (`_i`), not its line in its file."""
     shape = record_shape(reader)
     if present is not None:
         shape = pruned_shape(shape, present) or {"_": "VARCHAR"}
     fields = " OR ".join(f"r.{quote_identifier(key)} IS NOT NULL" for key in shape)
     readable = f"r IS NOT NULL AND ({fields})"  # never null
+    file = (
+        "file_no, source_file::VARCHAR AS source_file"
+        if bundled
+        else f"{int(file_no)}::BIGINT AS file_no, {quote_literal(source_file)} AS source_file"
+    )
     if unreadable:
-        columns, condition = "line", f"NOT ({readable})"
+        columns, condition = "_i AS line" if bundled else "line", f"NOT ({readable})"
     else:
-        columns = (
-            f"line, NULL::VARCHAR AS text, {int(file_no)}::BIGINT AS file_no, {quote_literal(source_file)} "
-            "AS source_file, false AS torn, true AS _valid, true AS _is_object, r"
-        )
+        columns = f"line, NULL::VARCHAR AS text, {file}, false AS torn, true AS _valid, true AS _is_object, r"
         condition = readable
     read = (
         f"read_json({quote_literal(path)}, format = 'newline_delimited', records = false, ignore_errors = true, "
@@ -198,7 +205,8 @@ def parsed_file_sql(
     if numbers is None:
         numbered = f"SELECT row_number() OVER () + {int(first_line) - 1} AS line, r FROM {read}"
     else:
-        numbered = f"SELECT n.line, p.r FROM (SELECT row_number() OVER () AS _i, r FROM {read}) p JOIN {numbers} n USING (_i)"
+        kept = "_i, n.line, n.file_no, n.source_file" if bundled else "n.line"
+        numbered = f"SELECT {kept}, p.r FROM (SELECT row_number() OVER () AS _i, r FROM {read}) p JOIN {numbers} n USING (_i)"
     return f"""
     SELECT {columns}
     FROM ({numbered})
