@@ -34,8 +34,8 @@ def test_anchor_logs_in_joined_blocks_equal_numbered_lines(anchors, monkeypatch)
 
 def _awkward_logs(root: Path) -> Path:
     """Small OpenAI logs with what a join must not blur: a byte-order mark and CRLF, torn last lines (one
-    a record, one cut short), bad lines in the middle, a blank line, an empty file, a gzipped file. Each
-    file has ids of its own (copies of a call would collapse)."""
+    a record, one cut short, one ending with a lone CR), bad lines in the middle, a blank line, an empty
+    file, a file of blanks, a gzipped file. Each file has ids of its own (copies of a call would collapse)."""
 
     def good(file: int, count: int) -> list[str]:
         return [GOOD % (100 * file + n) for n in range(count)]
@@ -50,6 +50,8 @@ def _awkward_logs(root: Path) -> Path:
     (root / "f.jsonl.gz").write_bytes(gzip.compress(("\n".join(good(6, 3)) + "\n").encode()))
     g = good(7, 3)
     write(root / "g.jsonl", "\n".join([g[0], "\ufeff" + g[1], "\f" + g[2] + "\v"]) + "\n")
+    (root / "h.jsonl").write_bytes(("\n".join(good(8, 2)) + "\r").encode())  # ends with a lone CR
+    write(root / "i.jsonl", " \t")  # blanks, no line break
     return root
 
 
@@ -62,8 +64,11 @@ def test_joined_small_files_keep_their_files_lines_and_rejects(tmp_path, monkeyp
     _same(joined, lines)
     assert seen["bundles"] >= (3 if block_bytes == 400 else 1)
     # read as numbered lines: the lines DuckDB's reader cannot take (b's three, c's torn one, g's BOM-led
-    # one) alone, and d.jsonl whole (its blank line)
+    # one) alone, and d.jsonl whole (its blank line); h.jsonl's last line ends with a lone CR, which the
+    # line break added to a torn line makes a CRLF: read alike; e.jsonl and i.jsonl hold no record, so
+    # no format: they are not read
     assert seen["fallback_lines"] == 3 + 1 + 1 + 3
+    assert sorted(Path(f).name for f in joined.unknown_files) == ["e.jsonl", "i.jsonl"]
     rejects = {(Path(f).name, line, reason) for f, line, reason, _ in joined.rejects.rows()}
     assert rejects == {
         ("b.jsonl", 2, "malformed JSON"),
@@ -73,7 +78,7 @@ def test_joined_small_files_keep_their_files_lines_and_rejects(tmp_path, monkeyp
     }
     per_file = joined.calls.group_by("source_file").len()
     assert {Path(f).name: n for f, n in per_file.rows()} == {
-        "a.jsonl": 7, "b.jsonl": 3, "c.jsonl": 3, "d.jsonl": 2, "f.jsonl.gz": 3, "g.jsonl": 3
+        "a.jsonl": 7, "b.jsonl": 3, "c.jsonl": 3, "d.jsonl": 2, "f.jsonl.gz": 3, "g.jsonl": 3, "h.jsonl": 2
     }  # fmt: skip
     assert joined.reconciles
 
