@@ -96,7 +96,8 @@ class IngestResult:
 
 CHUNK_LINES = 100_000  # lines parsed and normalized at a time: bounds the chunk in flight (peak RSS)
 # JSONL files at least this large (on disk; compressed ones count 8x) are read block by block by DuckDB's
-# own JSON reader, blocks in parallel; smaller ones share numbered-lines chunks with other small files
+# own JSON reader, blocks in parallel; smaller ones are read whole and joined with other small files into
+# such blocks (`_Chunker.small_file`)
 BLOCK_READ_MIN_BYTES = 4 << 20
 # the most text a block read line by line hands one job: Arrow strings cost its size again, for every job in
 # flight (a log of broken lines read in 64 MiB jobs peaked at 951 MiB, against 697 in 32 MiB ones)
@@ -261,8 +262,8 @@ class _Chunker:
     A big JSONL file is cut into blocks that DuckDB's JSON reader parses straight from a scratch file (one
     parse per line, no line splitting in Arrow); the lines it cannot take as records (malformed, not an
     object) are read as numbered lines, alone, and a block it cannot number as that path does (a lone CR)
-    or whose records lack a source key is read as numbered lines whole. Many small files of one format
-    share one numbered-lines chunk (one query)."""
+    or whose records lack a source key is read as numbered lines whole. Small files of one format are
+    joined into such blocks (`small_file`); the few read as numbered lines share chunks (one query)."""
 
     def __init__(self, sink: ChunkSink):
         self.sink = sink
