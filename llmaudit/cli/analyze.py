@@ -71,7 +71,9 @@ def analyze_command(
         written, count = write_report_calls(report, out)
         typer.echo(f"llmaudit: wrote {count:,} calls to {written}", err=True)
     if paths and not no_store:
-        added = store.add_from(report.workspace.con, "period_calls", loaded)
+        # after the report, which does not wait for it (10M calls: ~30 s to store, rollup and marks)
+        with progress(f"adding {report.call_count:,} calls to the history store {store.path}"):
+            added = store.add_from(report.workspace.con, "period_calls", loaded)
         typer.echo(f"llmaudit: history store {store.path}: {added:,} new calls", err=True)
 
 
