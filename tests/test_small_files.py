@@ -34,8 +34,8 @@ def test_anchor_logs_in_joined_blocks_equal_numbered_lines(anchors, monkeypatch)
 
 def _awkward_logs(root: Path) -> Path:
     """Small OpenAI logs with what a join must not blur: a byte-order mark and CRLF, torn last lines (one
-    a record, one cut short, one ending with a lone CR), bad lines in the middle, a blank line, an empty
-    file, a file of blanks, a gzipped file. Each file has ids of its own (copies of a call would collapse)."""
+    a record, one cut short, one ending with a lone CR, one after a lone CR), bad lines in the middle, a
+    blank line, an empty file, a file of blanks, a gzipped file. Each file has ids of its own (copies of a call would collapse)."""
 
     def good(file: int, count: int) -> list[str]:
         return [GOOD % (100 * file + n) for n in range(count)]
@@ -52,6 +52,8 @@ def _awkward_logs(root: Path) -> Path:
     write(root / "g.jsonl", "\n".join([g[0], "\ufeff" + g[1], "\f" + g[2] + "\v"]) + "\n")
     (root / "h.jsonl").write_bytes(("\n".join(good(8, 2)) + "\r").encode())  # ends with a lone CR
     write(root / "i.jsonl", " \t")  # blanks, no line break
+    j = good(9, 3)  # a lone CR (a line break for Arrow) before a torn last line cut short
+    (root / "j.jsonl").write_bytes(f'{j[0]}\n{j[1]}\r{j[2]}\n{{"id": "c9'.encode())
     return root
 
 
@@ -64,10 +66,10 @@ def test_joined_small_files_keep_their_files_lines_and_rejects(tmp_path, monkeyp
     _same(joined, lines)
     assert seen["bundles"] >= (3 if block_bytes == 400 else 1)
     # read as numbered lines: the lines DuckDB's reader cannot take (b's three, c's torn one, g's BOM-led
-    # one) alone, and d.jsonl whole (its blank line); h.jsonl's last line ends with a lone CR, which the
-    # line break added to a torn line makes a CRLF: read alike; e.jsonl and i.jsonl hold no record, so
-    # no format: they are not read
-    assert seen["fallback_lines"] == 3 + 1 + 1 + 3
+    # one) alone, and d.jsonl (its blank line) and j.jsonl (its lone CR) whole; h.jsonl's last line ends
+    # with a lone CR, which the line break added to a torn line makes a CRLF: read alike; e.jsonl and
+    # i.jsonl hold no record, so no format: they are not read
+    assert seen["fallback_lines"] == 3 + 1 + 1 + 3 + 4
     assert sorted(Path(f).name for f in joined.unknown_files) == ["e.jsonl", "i.jsonl"]
     rejects = {(Path(f).name, line, reason) for f, line, reason, _ in joined.rejects.rows()}
     assert rejects == {
@@ -75,10 +77,12 @@ def test_joined_small_files_keep_their_files_lines_and_rejects(tmp_path, monkeyp
         ("b.jsonl", 3, "not a JSON object (a JSON array)"),
         ("b.jsonl", 4, "not a JSON object (a JSON null)"),
         ("c.jsonl", 4, "truncated last line (file does not end with a newline)"),
+        ("j.jsonl", 4, "truncated last line (file does not end with a newline)"),
     }
     per_file = joined.calls.group_by("source_file").len()
     assert {Path(f).name: n for f, n in per_file.rows()} == {
-        "a.jsonl": 7, "b.jsonl": 3, "c.jsonl": 3, "d.jsonl": 2, "f.jsonl.gz": 3, "g.jsonl": 3, "h.jsonl": 2
+        "a.jsonl": 7, "b.jsonl": 3, "c.jsonl": 3, "d.jsonl": 2, "f.jsonl.gz": 3, "g.jsonl": 3, "h.jsonl": 2,
+        "j.jsonl": 3,
     }  # fmt: skip
     assert joined.reconciles
 

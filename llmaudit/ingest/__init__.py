@@ -485,8 +485,8 @@ class _Chunker:
             for (file_no, lines), part in zip(bundle.members, bundle.parts, strict=True):
                 if is_clean(part, 1):
                     kept.add(file_no, lines, part)
-                else:
-                    self._numbered_lines(bundle.reader, file_no, part)
+                else:  # as read: its torn last line numbered by Arrow's lines, not by its line breaks
+                    self._numbered_lines(bundle.reader, file_no, part[:-1] if file_no in self.torn else part)
             if not kept.members:
                 return
             bundle, data = kept, b"".join(kept.parts)
