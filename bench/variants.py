@@ -13,7 +13,9 @@ on them (wall, CPU and peak RSS of the child, as `run_bench.py` measures them):
   bad lines in every block of an otherwise clean file;
 - `blanks`: a blank line after every 10,000th line (as concatenated or hand-edited logs have them);
 - `repeated`: the file twice, the copy a month later with new ids: every request sent twice (2N calls, the
-  exact duplicates' worst case).
+  exact duplicates' worst case);
+- `files`: the same lines in a folder of files of 100 lines (10,000 files for 1M calls), as hourly or
+  per-process logs come: small files, sniffed one by one and joined into blocks.
 
     python bench/variants.py --source bench/out/openai_n1000000_s0.jsonl --kinds users,models --time
 """
@@ -21,6 +23,7 @@ on them (wall, CPU and peak RSS of the child, as `run_bench.py` measures them):
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,10 +33,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import run_bench  # noqa: E402  (sibling script, not a package)
 
-KINDS = ("users", "models", "rejects", "dirty", "blanks", "repeated")
+KINDS = ("users", "models", "rejects", "dirty", "blanks", "repeated", "files")
 _ROW = "@ROW@"  # stands for the row number in a replacement, then replaced by it
 _MONTH_S = 30 * 86_400
 _EVERY = 10_000  # one line in this many is cut short (`dirty`), or followed by a blank one (`blanks`)
+_FILE_LINES = 100  # lines per file of `files`
 # the reports each variant is timed with (beyond the default JSON analyze)
 _RUNS = {
     "users": [["--format", "json"], ["--by", "user", "--format", "csv"]],
@@ -42,6 +46,7 @@ _RUNS = {
     "dirty": [["--format", "json"]],
     "blanks": [["--format", "json"]],
     "repeated": [["--format", "json"]],
+    "files": [["--format", "json"]],
 }
 
 
@@ -89,17 +94,35 @@ def variant(kind: str, source: Path) -> pl.LazyFrame:
             created,
         )
         return pl.concat([lines.select(line), lines.select(later.alias("line"))])
+    if kind == "files":  # the lines as they are, with the file each goes to
+        return lines.select(line, (row // _FILE_LINES).alias("part"))
     raise ValueError(f"unknown variant {kind!r} (known: {', '.join(KINDS)})")
 
 
 def write_variant(kind: str, source: Path, out: Path) -> Path:
-    """Write variant `kind` of `source` beside `out`'s name (reused when newer than the source)."""
-    target = out / f"{source.stem}.{kind}.jsonl"
+    """Write variant `kind` of `source` in `out` (reused when newer than the source): a file, or for
+    `files` a folder of them."""
+    target = out / f"{source.stem}.{kind}" if kind == "files" else out / f"{source.stem}.{kind}.jsonl"
     if target.exists() and target.stat().st_mtime > source.stat().st_mtime:
         return target
     out.mkdir(parents=True, exist_ok=True)
-    variant(kind, source).sink_csv(target, include_header=False, quote_style="never")
+    if kind != "files":
+        variant(kind, source).sink_csv(target, include_header=False, quote_style="never")
+        return target
+    # polars writes a file per part (its partitioned sinks are marked unstable: a change shows in the test)
+    shutil.rmtree(target, ignore_errors=True)
+    named = pl.PartitionBy(
+        target,
+        key="part",
+        include_key=False,
+        file_path_provider=lambda args: f"part-{args.partition_keys['part'][0]:06d}.jsonl",
+    )
+    variant(kind, source).sink_csv(named, include_header=False, quote_style="never")
     return target
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(path.iterdir()) if path.is_dir() else [path]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for kind in args.kinds.split(","):
         path = write_variant(kind, args.source, args.out)
-        lines = sum(1 for _ in path.open("rb"))
-        size = path.stat().st_size
+        lines = sum(1 for file in _files(path) for _ in file.open("rb"))
+        size = sum(file.stat().st_size for file in _files(path))
         print(f"{kind}: {path} ({lines:,} lines, {size / 1e6:,.1f} MB)")
         if not args.time:
             continue

@@ -48,3 +48,9 @@ def test_each_variant_changes_one_thing_of_the_benchmark_file(tmp_path, monkeypa
     dup = analyze(made["repeated"]).data["duplicates"]
     # every request of the file is sent again a month later
     assert dup["repeat_calls"] == len(base) + analyze(source).data["duplicates"]["repeat_calls"]
+    files = sorted(made["files"].iterdir())
+    assert [f.name for f in files] == [f"part-{n:06d}.jsonl" for n in range(10)]
+    assert [len(f.read_text().splitlines()) for f in files] == [100] * 10
+    assert "".join(f.read_text() for f in files) == source.read_text()
+    report = analyze(made["files"]).data
+    assert report["coverage"]["calls"] == len(base) and report["totals"] == analyze(source).data["totals"]
