@@ -7,11 +7,13 @@ import gzip
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from conftest import write
 from test_block_read import GOOD, SAMPLE_LOGS, _read, _same, _spy_block_jobs
 
 import llmaudit.ingest as ingest
+from llmaudit.ingest import read_logs
 
 
 @pytest.mark.parametrize("block_bytes", [300, 1 << 20])
@@ -112,3 +114,33 @@ def test_bundle_numbers_give_each_line_its_file_and_line():
     assert table.column("line").to_pylist() == [1, 2, 1, 2, 3, 1]
     assert table.column("file_no").to_pylist() == [3, 3, 7, 7, 7, 4]
     assert table.column("source_file").to_pylist() == ["f3", "f3", "f7", "f7", "f7", "f4"]
+
+
+def test_small_csv_files_share_a_query_and_keep_their_files_lines_and_ids(tmp_path, monkeypatch):
+    """Generic CSVs wait for one query (CHUNK_LINES rows at a time): each row keeps its file, line and id
+    (file + line + text where no request id), as when the file is read alone."""
+    header = "timestamp,model,input_tokens,output_tokens"
+    for n in range(5):
+        rows = [f"2026-03-0{n + 1}T00:00:0{k}Z,gpt-4o-mini,{10 * n + k},{k}" for k in range(4)]
+        if n == 2:  # request ids: the source key
+            rows = [f"{row},req-{k}" for k, row in enumerate(rows)]
+        if n == 0:  # two calls logged alike: told apart by their lines
+            rows[1] = rows[0]
+        write(
+            tmp_path / f"export-{n}.csv",
+            "\n".join([header + (",request_id" if n == 2 else "")] + rows) + "\n",
+        )
+    runs = []
+    real = ingest._Chunker._run
+    monkeypatch.setattr(ingest._Chunker, "_run", lambda self, *a: runs.append(1) or real(self, *a))
+    together = read_logs(tmp_path)
+    assert len(runs) == 1 and together.calls.height == 20 and together.collapsed == 0
+    monkeypatch.setattr(ingest, "CHUNK_LINES", 6)  # a query every two files
+    _same(read_logs(tmp_path), together)
+    assert len(runs) == 1 + 3
+    alone = pl.concat([read_logs(path).calls for path in sorted(tmp_path.glob("*.csv"))])
+    key = ["source_file", "source_line"]
+    assert (
+        together.calls.sort(key).select(*key, "record_id").equals(alone.sort(key).select(*key, "record_id"))
+    )
+    assert sorted(set(together.calls["source_file"])) == sorted(str(p) for p in tmp_path.glob("*.csv"))
