@@ -38,6 +38,7 @@ from llmaudit.ingest.files import (
     count_lines,
     discover,
     ends_unbroken,
+    int_range,
     is_clean,
     iter_blocks,
     iter_lines,
@@ -119,16 +120,14 @@ def _read_json_file(
     if document is not None:
         reader = forced or sniff(_sample_texts(document), readers, hint)
         return (reader, [document]) if reader else (None, _non_blank(document))
-    if _text_size(path) < BLOCK_READ_MIN_BYTES:
-        data = source.read_all()
-        reader = forced or sniff(_texts_sample(data), readers, hint)
-        if reader is None:
-            return None, sum(_non_blank(block.line_batch()) for block in iter_blocks(iter([data])))
-        return reader, data
-    reader = forced or sniff(_texts_sample(source.sample(4 * SNIFF_SAMPLE)), readers, hint)
+    data = source.read_all() if _text_size(path) < BLOCK_READ_MIN_BYTES else None  # small: read once
+    reader = forced or sniff(
+        _texts_sample(source.sample(4 * SNIFF_SAMPLE) if data is None else data), readers, hint
+    )
     if reader is None:
-        return None, sum(_non_blank(block.line_batch()) for block in iter_blocks(source.blocks()))
-    return reader, None
+        blocks = source.blocks() if data is None else iter([data])
+        return None, sum(_non_blank(block.line_batch()) for block in iter_blocks(blocks))
+    return reader, data
 
 
 def _sample_texts(batch: LineBatch) -> list[str]:
@@ -329,20 +328,53 @@ class _Chunker:
             lambda names: reader_sql(reader, names["lines"], names["files"]),
         )
 
-    def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
-        """Parse a block straight from its scratch file (its rows numbered by its non-blank lines when it
-        has blank ones); the lines DuckDB's lenient reader cannot take as records (see `parsed_file_sql`)
-        are then read as numbered lines, alone (their rows and reasons as that path gives them). A block
-        the reader fails on, or whose records lack a source key, is read as numbered lines whole."""
+    def _parsed(
+        self,
+        reader: JsonReader,
+        block: SpooledBlock,
+        parsed: Callable[..., str],
+        numbered: Callable[[pa.Table], pa.Table],
+        expected: int,
+        mostly_bad: Callable[[], None],
+        where: str,
+    ) -> int:
+        """Run `parsed` (a `parsed_file_sql` of `block`) through the reader and the sink; the lines DuckDB's
+        lenient reader cannot take as records are then read as numbered lines, alone (their rows and
+        reasons as that path gives them; `numbered` gives a batch of the block's lines their file), and a
+        block the reader fails on, or whose records lack a source key, whole. `mostly_bad` is told when
+        fewer than half the `expected` rows parsed; `where` names the block in an error. The block's scratch
+        copy is released."""
         cursor = self._cursor()
-        numbers = None
         try:
-            expected = block.lines
+            try:
+                raw = reader_sql(reader, parsed(), present=block.keys)
+                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
+            except (duckdb.InvalidInputException, duckdb.ConversionException):
+                return sum(
+                    self._lines_job(reader, numbered(batch.lines))
+                    for batch in block.line_batches(LINES_JOB_BYTES)
+                )
+            if rows < expected:  # a rare bad line: read it the slow way, not the block
+                if 2 * rows < expected:
+                    mostly_bad()
+                rows += self._unreadable_job(reader, block, parsed(unreadable=True), numbered)
+        finally:
+            self.scratch.release(block.path)
+        if rows != expected:  # a row per non-blank line; anything else is a bug, not data
+            raise RuntimeError(f"{where}: {rows} rows for {expected} lines")
+        return rows
+
+    def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
+        """Parse a block of a big file straight from its scratch file (`_parsed`), its rows numbered by its
+        non-blank lines when it has blank ones. A file whose block was mostly bad lines sends its next
+        blocks line by line."""
+        cursor = self._cursor()
+        expected, numbers = block.lines, None
+        try:
             if block.blank_lines:
                 lines = block.non_blank_lines(LINES_JOB_BYTES)
                 expected, numbers = len(lines), f"numbers_{next(self.names)}"
-                _i = pa.array(range(1, expected + 1), pa.int64())
-                cursor.register(numbers, pa.table({"_i": _i, "line": lines}))
+                cursor.register(numbers, pa.table({"_i": int_range(1, expected), "line": lines}))
             parsed = functools.partial(
                 parsed_file_sql,
                 reader,
@@ -353,32 +385,19 @@ class _Chunker:
                 block.keys,
                 numbers=numbers,
             )
-            try:
-                raw = reader_sql(reader, parsed(), present=block.keys)
-                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
-                return sum(
-                    self._lines_job(reader, _with_file(batch, file_no))
-                    for batch in block.line_batches(LINES_JOB_BYTES)
-                )
-            if rows < expected:  # a rare bad line: read it the slow way, not the block
-                if 2 * rows < expected:  # mostly bad lines: the file's next blocks go that way whole
-                    self.by_lines.add(file_no)
-                rows += self._unreadable_job(
-                    reader,
-                    block,
-                    parsed(unreadable=True),
-                    lambda lines: _with_file(LineBatch(lines), file_no),
-                )
+            return self._parsed(
+                reader,
+                block,
+                parsed,
+                lambda lines: _with_file(LineBatch(lines), file_no),
+                expected,
+                lambda: self.by_lines.add(file_no),
+                f"{self.files[file_no]}: block at line {block.first_line}",
+            )
         finally:
             if numbers is not None:
                 cursor.unregister(numbers)
-            self.scratch.release(block.path)
-        if rows != expected:  # a row per non-blank line; anything else is a bug, not data
-            raise RuntimeError(
-                f"{self.files[file_no]}: block at line {block.first_line}: {rows} rows for {expected} lines"
-            )
-        return rows
+            self.scratch.release(block.path)  # when `_parsed` was not reached (released once)
 
     def _bundle_job(self, reader: JsonReader, block: SpooledBlock, numbers: pa.Table) -> int:
         """Parse a block of small files joined (see `small_file`) as `_block_job` parses a block of one
@@ -390,24 +409,18 @@ class _Chunker:
             parsed = functools.partial(
                 parsed_file_sql, reader, str(block.path), 0, "", 1, block.keys, numbers=name, bundled=True
             )
-            try:
-                raw = reader_sql(reader, parsed(), present=block.keys)
-                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
-                return sum(
-                    self._lines_job(reader, _unbundled(batch.lines, numbers))
-                    for batch in block.line_batches(LINES_JOB_BYTES)
-                )
-            if rows < block.lines:
-                rows += self._unreadable_job(
-                    reader, block, parsed(unreadable=True), lambda lines: _unbundled(lines, numbers)
-                )
+            return self._parsed(
+                reader,
+                block,
+                parsed,
+                lambda lines: _unbundled(lines, numbers),
+                block.lines,
+                lambda: None,
+                f"{pc.count_distinct(numbers.column('file_no')).as_py()} small files joined",
+            )
         finally:
             cursor.unregister(name)
-            self.scratch.release(block.path)
-        if rows != block.lines:
-            raise RuntimeError(f"{len(numbers)} lines of small files gave {rows} rows")
-        return rows
+            self.scratch.release(block.path)  # when `_parsed` was not reached (released once)
 
     def _unreadable_job(
         self,
@@ -468,11 +481,13 @@ class _Chunker:
         data = data.removeprefix(BOM)
         if not data:
             return
+        lines = data.count(b"\n")
         if ends_unbroken(data):
-            self.torn[file_no] = data.count(b"\n") + 1
+            lines += 1
+            self.torn[file_no] = lines
             data += b"\n"
         bundle = self.bundles.setdefault(reader.name, _Bundle(reader))
-        bundle.add(file_no, data.count(b"\n"), data)
+        bundle.add(file_no, lines, data)
         if bundle.size >= BLOCK_BYTES:
             self.flush_bundle(reader.name)
 
@@ -591,7 +606,7 @@ def _bundle_numbers(members: list[tuple[int, int]], files: list[str]) -> pa.Tabl
     """`(_i, line, file_no, source_file)` for each line of a bundle: its position in the block (1-based),
     and its line in its file (built a file at a time, not a line)."""
     starts = [0, *itertools.accumulate(n for _, n in members)]
-    _i = pl.int_range(1, starts[-1] + 1, dtype=pl.Int64, eager=True).to_arrow()
+    _i = int_range(1, starts[-1])
     before = pa.concat_arrays([_repeat(start, n) for start, (_, n) in zip(starts, members, strict=False)])
     member = pa.concat_arrays([_repeat(k, n) for k, (_, n) in enumerate(members)])
     names = pa.array([files[file_no] for file_no, _ in members], pa.string())

@@ -302,9 +302,13 @@ class LineBatch:
         return self.lines.num_rows
 
 
+def int_range(first: int, count: int) -> pa.Array:
+    """`count` consecutive int64 from `first`, built by polars (pa.array of a range converts each number)."""
+    return pl.int_range(first, first + count, dtype=pl.Int64, eager=True).to_arrow()
+
+
 def numbered(texts: pa.Array, first_line: int = 1) -> pa.Table:
-    line = pl.int_range(first_line, first_line + len(texts), dtype=pl.Int64, eager=True).to_arrow()
-    return pa.table({"line": line, "text": texts})
+    return pa.table({"line": int_range(first_line, len(texts)), "text": texts})
 
 
 def ends_unbroken(data: bytes | memoryview) -> bool:
