@@ -428,14 +428,14 @@ def test_scratch_files_are_read_by_duckdb_and_freed(tmp_path, in_memory):
     """A scratch file is a path DuckDB's reader opens (an in-memory file through /proc too); `release`
     frees one, `close` the rest and the folder, and nothing stays behind either way."""
     scratch = _scratch(tmp_path, in_memory)
-    paths = [scratch.write(memoryview(b'{"a": %d}\n' % n * 3), f"b{n}") for n in range(3)]
+    written = [scratch.write(memoryview(b'{"a": %d}\n' % n * 3), f"b{n}") for n in range(3)]
     con = duckdb.connect()
-    assert con.sql(f"SELECT sum(a) FROM read_json('{paths[1]}')").fetchall() == [(3,)]
-    assert paths[0].read_bytes() == b'{"a": 0}\n' * 3
-    scratch.release(paths[0])
-    scratch.release(paths[0])  # twice is harmless
+    assert con.sql(f"SELECT sum(a) FROM read_json('{written[1].path}')").fetchall() == [(3,)]
+    assert written[0].path.read_bytes() == b'{"a": 0}\n' * 3
+    scratch.release(written[0])
+    scratch.release(written[0])  # twice is harmless
     assert _memfds() == ({"b1", "b2"} if in_memory else set())
-    assert paths[0].exists() is False or in_memory  # a /proc path may name a reused descriptor
+    assert written[0].path.exists() is False or in_memory  # a /proc path may name a reused descriptor
     folder = tmp_path / "scratch"
     assert folder.exists() != in_memory  # the folder is only made for files on disk
     scratch.close()
@@ -490,7 +490,7 @@ def test_line_batches_are_the_block_s_lines_in_pieces(tmp_path, max_bytes):
     path = tmp_path / "block.jsonl"
     path.write_bytes(data)
     (whole,) = iter_blocks(iter([data]))
-    block = files.SpooledBlock(path, 7, whole.lines, True, False, True)
+    block = files.SpooledBlock(files.ScratchFile(path), 7, whole.lines, True, False, True)
     pieces = list(block.line_batches(max_bytes))
     assert len(pieces) > 1 or max_bytes >= len(data)
     joined = pa.concat_tables([p.lines for p in pieces])
@@ -537,3 +537,20 @@ def test_blocks_with_blank_lines_are_parsed_and_keep_their_line_numbers(tmp_path
     blank = {1, 11, 12, 21, 32, 60}
     assert sorted(got.calls["source_line"]) == [n for n in range(1, 61) if n not in blank | {31}]
     assert got.rejects.select("line", "reason").rows() == [(31, "malformed JSON")]
+
+
+@pytest.mark.skipif(not files._MEMFD, reason="no memfd")
+def test_a_stale_release_does_not_free_the_file_that_reused_its_descriptor(tmp_path):
+    """An in-memory file's /proc path names whichever file next gets its descriptor number: releasing a
+    block again (its job releases it on every way out) after the reading thread made the next block must
+    leave that block readable (a 10M-call run failed with "No files found" at a block's query)."""
+    scratch = _scratch(tmp_path, in_memory=True)
+    first = scratch.write(memoryview(b'{"a": 1}\n'), "first")
+    scratch.release(first)
+    second = scratch.write(memoryview(b'{"a": 2}\n'), "second")
+    assert second.path == first.path  # the lowest free descriptor: the one just closed
+    scratch.release(first)  # stale: must not close `second`
+    assert second.path.read_bytes() == b'{"a": 2}\n' and _memfds() == {"second"}
+    scratch.release(second)
+    assert _memfds() == set()
+    scratch.close()

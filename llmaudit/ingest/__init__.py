@@ -359,7 +359,7 @@ class _Chunker:
                     mostly_bad()
                 rows += self._unreadable_job(reader, block, parsed(unreadable=True), numbered)
         finally:
-            self.scratch.release(block.path)
+            self.scratch.release(block.file)
         if rows != expected:  # a row per non-blank line; anything else is a bug, not data
             raise RuntimeError(f"{where}: {rows} rows for {expected} lines")
         return rows
@@ -397,7 +397,7 @@ class _Chunker:
         finally:
             if numbers is not None:
                 cursor.unregister(numbers)
-            self.scratch.release(block.path)  # when `_parsed` was not reached (released once)
+            self.scratch.release(block.file)  # when `_parsed` was not reached (a second release is a no-op)
 
     def _bundle_job(self, reader: JsonReader, block: SpooledBlock, numbers: pa.Table) -> int:
         """Parse a block of small files joined (see `small_file`) as `_block_job` parses a block of one
@@ -420,7 +420,7 @@ class _Chunker:
             )
         finally:
             cursor.unregister(name)
-            self.scratch.release(block.path)  # when `_parsed` was not reached (released once)
+            self.scratch.release(block.file)  # when `_parsed` was not reached (a second release is a no-op)
 
     def _unreadable_job(
         self,
@@ -470,7 +470,7 @@ class _Chunker:
                 for batch in block.line_batches(LINES_JOB_BYTES):
                     self._submit(self._lines_job, reader, _with_file(batch, file_no))
             finally:
-                self.scratch.release(block.path)
+                self.scratch.release(block.file)
 
     def small_file(self, reader: JsonReader, file_no: int, data: bytes) -> None:
         """A JSONL file too small to be read in blocks of its own (each block is a query, ~30 CPU-ms to
@@ -511,9 +511,9 @@ class _Chunker:
         view = memoryview(data)
         scan = self.scans.setdefault(name, KeyScan(shape_keys(record_shape(bundle.reader))))
         keys = scan(view)
-        path = self.scratch.write(view, "llmaudit-small-files")
+        file = self.scratch.write(view, "llmaudit-small-files")
         lines = sum(n for _, n in bundle.members)
-        block = SpooledBlock(path, 1, lines, last=True, clean=True, unbroken=False, keys=keys)
+        block = SpooledBlock(file, 1, lines, last=True, clean=True, unbroken=False, keys=keys)
         numbers = _bundle_numbers(bundle.members, self.files)
         self._submit(self._bundle_job, bundle.reader, block, numbers)
 

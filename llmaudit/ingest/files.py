@@ -356,12 +356,22 @@ class Block:
         return LineBatch(numbered(_block_lines(self.data), self.first_line), self.torn_line)
 
 
+@dataclass(frozen=True, eq=False)
+class ScratchFile:
+    """A scratch copy of a block: the path DuckDB opens, and its descriptor when it is in memory. Released
+    by identity, not by path: a memfd's /proc path names whichever file next gets the same descriptor
+    number, so a release by path after the file was freed could free the next block's copy."""
+
+    path: Path
+    fd: int | None = None  # its memfd (None: a file on disk)
+
+
 @dataclass(frozen=True)
 class SpooledBlock:
     """A block copied to a scratch file for DuckDB's JSON reader, numbered and judged (`clean`, see
     `is_clean`) while its bytes were in hand; they are not kept in memory."""
 
-    path: Path
+    file: ScratchFile
     first_line: int
     lines: int
     last: bool
@@ -371,6 +381,10 @@ class SpooledBlock:
     # not clean only for its blank lines (no lone CR): DuckDB's reader can parse it, its rows numbered by
     # `non_blank_lines`
     blank_lines: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
 
     @property
     def torn_line(self) -> int | None:
@@ -479,42 +493,42 @@ class Scratch:
         self._make_directory = make_directory
         self._directory: Path | None = None
         self._in_memory = in_memory
-        self._open: dict[Path, int | None] = {}  # path -> its memfd (None: a file on disk)
+        self._open: set[ScratchFile] = set()
         self._lock = threading.Lock()
 
-    def write(self, data: memoryview, name: str) -> Path:
-        """A new scratch file holding `data`, as a path DuckDB can open."""
+    def write(self, data: memoryview, name: str) -> ScratchFile:
+        """A new scratch file holding `data`, at a path DuckDB can open."""
         if self._in_memory:
             fd = os.memfd_create(name, os.MFD_CLOEXEC)
-            path = Path(f"/proc/self/fd/{fd}")
+            file = ScratchFile(Path(f"/proc/self/fd/{fd}"), fd)
             with self._lock:
-                self._open[path] = fd
+                self._open.add(file)
             with open(fd, "wb", closefd=False) as out:
                 out.write(data)
-            return path
+            return file
         with self._lock:
             if self._directory is None:
                 self._directory = self._make_directory()
-            path = self._directory / f"{uuid.uuid4().hex}-{name}.jsonl"
-            self._open[path] = None
-        with path.open("wb") as out:
+            file = ScratchFile(self._directory / f"{uuid.uuid4().hex}-{name}.jsonl")
+            self._open.add(file)
+        with file.path.open("wb") as out:
             out.write(data)
-        return path
+        return file
 
-    def release(self, path: Path) -> None:
-        """Free a scratch file (once; again is a no-op)."""
+    def release(self, file: ScratchFile) -> None:
+        """Free a scratch file (once; again is a no-op, even after its descriptor number was reused)."""
         with self._lock:
-            if path not in self._open:
+            if file not in self._open:
                 return
-            fd = self._open.pop(path)
-        if fd is None:
-            path.unlink(missing_ok=True)
+            self._open.remove(file)
+        if file.fd is None:
+            file.path.unlink(missing_ok=True)
         else:
-            os.close(fd)
+            os.close(file.fd)
 
     def close(self) -> None:
-        for path in list(self._open):
-            self.release(path)
+        for file in list(self._open):
+            self.release(file)
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
 
@@ -530,14 +544,14 @@ def spool_blocks(
     pending: SpooledBlock | None = None
     first = 1
     for number, view in enumerate(views):
-        path = scratch.write(view, f"llmaudit-block-{number}")
+        file = scratch.write(view, f"llmaudit-block-{number}")
         lines = count_lines(view)
         if pending is not None:  # a block is known not to be the file's last once the next one is read
             yield pending
         clean = is_clean(view, first)
         blank_lines = not clean and not re2_search(view, _LONE_CR)
         keys = scan(view) if scan is not None and (clean or blank_lines) else None
-        pending = SpooledBlock(path, first, lines, False, clean, ends_unbroken(view), keys, blank_lines)
+        pending = SpooledBlock(file, first, lines, False, clean, ends_unbroken(view), keys, blank_lines)
         first += lines
     if pending is not None:
         yield dataclasses.replace(pending, last=True)
