@@ -7,6 +7,7 @@ import gzip
 import itertools
 import json
 import os
+import time
 from pathlib import Path
 
 import duckdb
@@ -554,3 +555,24 @@ def test_a_stale_release_does_not_free_the_file_that_reused_its_descriptor(tmp_p
     scratch.release(second)
     assert _memfds() == set()
     scratch.close()
+
+
+def test_blocks_are_their_own_when_the_next_block_reuses_a_freed_descriptor(tmp_path, monkeypatch):
+    """A block job releases its copy on every way out (a second release is a no-op); meanwhile the reading
+    thread makes the next blocks, whose in-memory files may get the freed descriptor number, so their
+    /proc path. Each release here waits for that to happen: every block must still be read, once, as
+    itself (releasing by path closed the next block's copy, which was then missing or read in another
+    block's place: a 10M-call run failed with "No files found", 256 KiB blocks with "371 rows for 370
+    lines")."""
+    release = files.Scratch.release
+
+    def release_then_wait(self, file):
+        release(self, file)
+        time.sleep(0.01)  # the reading thread makes the next block, maybe on the freed descriptor
+
+    monkeypatch.setattr(files.Scratch, "release", release_then_wait)
+    path = write(tmp_path / "log.jsonl", "\n".join(GOOD % n for n in range(1, 1201)) + "\n")
+    result = _read(path, monkeypatch, blocks=True, block_bytes=4000)
+    ids = result.calls.get_column("response_id")
+    assert ids.len() == ids.n_unique() == 1200 and result.rejects.is_empty()
+    assert result.calls.get_column("source_line").sort().to_list() == list(range(1, 1201))
