@@ -221,10 +221,16 @@ def ensure_input(
 
 
 def timed(
-    label: str, cmd: list[str], repeat: int, n: int, size: int, before: Callable[[], None] | None = None
+    label: str,
+    cmd: list[str],
+    repeat: int,
+    n: int,
+    size: int,
+    before: Callable[[], None] | None = None,
+    check: Callable[[Run], str | None] | None = None,
 ) -> Run:
-    """Run cmd `repeat` times and keep the median-wall run; exit 1 with its stderr if any run fails.
-    `before` runs (untimed) before each run."""
+    """Run cmd `repeat` times and keep the median-wall run; exit 1 with its stderr if any run fails, or
+    with what `check` says is wrong with a run's output. `before` runs (untimed) before each run."""
     runs = []
     for k in range(repeat):
         if before is not None:
@@ -233,6 +239,10 @@ def timed(
         if run.rc != 0:
             tail = run.stderr.decode(errors="replace")[-3000:]
             print(f"{label} failed (exit {run.rc}) on run {k + 1}:\n{tail}", file=sys.stderr)
+            sys.exit(1)
+        wrong = check(run) if check is not None else None
+        if wrong is not None:
+            print(f"{label}: run {k + 1}: {wrong}", file=sys.stderr)
             sys.exit(1)
         runs.append(run)
     runs.sort(key=lambda r: r.wall_s)
@@ -247,6 +257,36 @@ def timed(
         f"{size / 1e6 / run.wall_s:,.1f} MB/s | peak RSS {run.peak_rss_mib:,.0f} MiB"
     )
     return run
+
+
+def report_check(n: int) -> Callable[[Run], str | None]:
+    """What every `analyze --format json` run over the n generated calls must say: all of them read and
+    priced or accounted for, none rejected or collapsed, and the same report as the first run (a run that
+    differs from another is a bug, not noise: a race once read one block in another's place)."""
+    first: list[dict] = []
+
+    def check(run: Run) -> str | None:
+        try:
+            report = json.loads(run.stdout)
+        except json.JSONDecodeError as exc:
+            return f"stdout is not one JSON document ({exc})"
+        coverage = report["coverage"]
+        said = (coverage["rows_read"], coverage["calls"], coverage["rejected"], coverage["collapsed"])
+        if said != (n, n, 0, 0) or not coverage["reconciles"]:
+            return (
+                f"{coverage['rows_read']:,} rows read, {coverage['calls']:,} calls, {coverage['rejected']:,} "
+                f"rejected, {coverage['collapsed']:,} collapsed, for {n:,} generated calls"
+            )
+        if not first:
+            first.append(report)
+        elif report != first[0]:
+            differ = sorted(
+                key for key in report.keys() | first[0].keys() if report.get(key) != first[0].get(key)
+            )
+            return f"the report differs from the first run's ({', '.join(differ)})"
+        return None
+
+    return check
 
 
 def _figures(run: Run, n: int, size: int, prefix: str = "") -> str:
@@ -675,11 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     tool = None
     if exe:
         cmd = [exe, "analyze", *(str(p) for _, p in files), "--format", "json", "--no-store"]
-        tool = timed("llmaudit", cmd, args.repeat, args.n, size)
-        try:
-            json.loads(tool.stdout)
-        except json.JSONDecodeError as exc:
-            print(f"llmaudit: stdout is not one JSON document ({exc}); figures kept", file=sys.stderr)
+        tool = timed("llmaudit", cmd, args.repeat, args.n, size, check=report_check(args.n))
 
     base = None
     if args.baseline or args.baseline_only:
