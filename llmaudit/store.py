@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -18,14 +21,59 @@ import polars as pl
 from llmaudit import rollup
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.db import conform_sql, connect, quote_identifier, quote_literal, set_memory_limit
-from llmaudit.errors import InputError
+from llmaudit.errors import InputError, UsageError
 from llmaudit.schema import CALL_SCHEMA, conform
 
 DEFAULT_DB = Path(".llmaudit") / "history.duckdb"
+# how long opening a store that another process holds waits for it (env LLMAUDIT_STORE_WAIT, seconds):
+# DuckDB locks the whole file (one writer, or readers), so a nightly append that meets an analyst's
+# re-analysis waits for it instead of failing after its logs were read and reported
+STORE_WAIT_SECONDS = 60.0
+
+T = TypeVar("T")
 
 
 def default_db_path() -> Path:
     return Path(os.environ.get("LLMAUDIT_DB") or DEFAULT_DB)
+
+
+def store_wait_seconds() -> float:
+    raw = os.environ.get("LLMAUDIT_STORE_WAIT")
+    if raw is None or not raw.strip():
+        return STORE_WAIT_SECONDS
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        raise UsageError(f"LLMAUDIT_STORE_WAIT={raw!r}: give a number of seconds") from None
+
+
+def _held_elsewhere(exc: duckdb.Error) -> bool:
+    """Did opening a store fail because another process holds its lock?"""
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _opened(open_store: Callable[[], T]) -> T:
+    """`open_store()`, tried again while another process holds the store's lock, for up to
+    `store_wait_seconds()`; then its error, which `_open_failed` words."""
+    deadline = time.monotonic() + store_wait_seconds()
+    pause = 0.05
+    while True:
+        try:
+            return open_store()
+        except duckdb.Error as exc:
+            if not _held_elsewhere(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 1.0)
+
+
+def _open_failed(path: Path, exc: duckdb.Error, doing: str = "open") -> InputError:
+    if _held_elsewhere(exc):
+        return InputError(
+            f"{path}: cannot {doing} the history store: another process holds it, and it was still held after "
+            f"{store_wait_seconds():g} s (LLMAUDIT_STORE_WAIT): {exc}"
+        )
+    return InputError(f"{path}: cannot {doing} the history store: {exc}")
 
 
 class HistoryStore:
@@ -40,9 +88,9 @@ class HistoryStore:
                 f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
             )
         try:
-            return connect(str(self.path), read_only=read_only)
+            return _opened(lambda: connect(str(self.path), read_only=read_only))
         except duckdb.Error as exc:
-            raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
+            raise _open_failed(self.path, exc) from None
 
     def add(self, calls: pl.DataFrame, catalog: Catalog | None = None) -> int:
         """Insert calls whose record_id is not stored yet; returns how many were new."""
@@ -72,9 +120,9 @@ class HistoryStore:
         row = f"{columns}, TIMESTAMPTZ '{now}' AS ingested_at"
         incoming = f"(SELECT {row} FROM {relation})"
         try:
-            con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store")
+            _opened(lambda: con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store"))
         except duckdb.Error as exc:
-            raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
+            raise _open_failed(self.path, exc) from None
         try:
             con.execute("BEGIN TRANSACTION")
             con.execute(f"CREATE TABLE IF NOT EXISTS history_store.calls AS SELECT * FROM {incoming} LIMIT 0")
@@ -203,10 +251,12 @@ class HistoryStore:
                 f"{self.path}: no history store yet (run `llmaudit analyze LOGS` first, or pass --db)"
             )
         try:
-            con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store (READ_ONLY)")
+            _opened(
+                lambda: con.execute(f"ATTACH {quote_literal(str(self.path))} AS history_store (READ_ONLY)")
+            )
             present = {r[0] for r in con.execute("DESCRIBE history_store.calls").fetchall()}
         except duckdb.Error as exc:
-            raise InputError(f"{self.path}: cannot open the history store: {exc}") from None
+            raise _open_failed(self.path, exc) from None
         # `_seq`: the row's position in the store, a unique integer key (joins on it beat record ids)
         return (
             f"SELECT {conform_sql(con, CALL_SCHEMA, present)}, rowid AS _seq "
