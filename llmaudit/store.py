@@ -38,6 +38,7 @@ def default_db_path() -> Path:
 
 
 def store_wait_seconds() -> float:
+    """How long to wait for a store another process holds: LLMAUDIT_STORE_WAIT, else STORE_WAIT_SECONDS."""
     raw = os.environ.get("LLMAUDIT_STORE_WAIT")
     if raw is None or not raw.strip():
         return STORE_WAIT_SECONDS
@@ -67,13 +68,14 @@ def _opened(open_store: Callable[[], T]) -> T:
         pause = min(2 * pause, 1.0)
 
 
-def _open_failed(path: Path, exc: duckdb.Error, doing: str = "open") -> InputError:
+def _open_failed(path: Path, exc: duckdb.Error) -> InputError:
+    """What to tell the user when a store did not open (after `_opened`'s wait, when it was held)."""
     if _held_elsewhere(exc):
         return InputError(
-            f"{path}: cannot {doing} the history store: another process holds it, and it was still held after "
+            f"{path}: cannot open the history store: another process holds it, and it was still held after "
             f"{store_wait_seconds():g} s (LLMAUDIT_STORE_WAIT): {exc}"
         )
-    return InputError(f"{path}: cannot {doing} the history store: {exc}")
+    return InputError(f"{path}: cannot open the history store: {exc}")
 
 
 class HistoryStore:
