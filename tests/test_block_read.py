@@ -543,8 +543,8 @@ def test_blocks_with_blank_lines_are_parsed_and_keep_their_line_numbers(tmp_path
 @pytest.mark.skipif(not files._MEMFD, reason="no memfd")
 def test_a_stale_release_does_not_free_the_file_that_reused_its_descriptor(tmp_path):
     """An in-memory file's /proc path names whichever file next gets its descriptor number: releasing a
-    block again (its job releases it on every way out) after the reading thread made the next block must
-    leave that block readable (a 10M-call run failed with "No files found" at a block's query)."""
+    file again after the reading thread made the next block must leave that block readable (a block job
+    that released its block twice made a 10M-call run fail with "No files found" at a block's query)."""
     scratch = _scratch(tmp_path, in_memory=True)
     first = scratch.write(memoryview(b'{"a": 1}\n'), "first")
     scratch.release(first)
@@ -558,12 +558,11 @@ def test_a_stale_release_does_not_free_the_file_that_reused_its_descriptor(tmp_p
 
 
 def test_blocks_are_their_own_when_the_next_block_reuses_a_freed_descriptor(tmp_path, monkeypatch):
-    """A block job releases its copy on every way out (a second release is a no-op); meanwhile the reading
-    thread makes the next blocks, whose in-memory files may get the freed descriptor number, so their
-    /proc path. Each release here waits for that to happen: every block must still be read, once, as
-    itself (releasing by path closed the next block's copy, which was then missing or read in another
-    block's place: a 10M-call run failed with "No files found", 256 KiB blocks with "371 rows for 370
-    lines")."""
+    """While a block job releases its copy, the reading thread makes the next blocks, whose in-memory files
+    may get the freed descriptor number, so their /proc path. Each release here waits for that to happen:
+    every block must still be read, once, as itself (a job released its block twice, by path, and the
+    second release closed the next block's copy, which was then missing or read in another block's place:
+    a 10M-call run failed with "No files found", 256 KiB blocks with "371 rows for 370 lines")."""
     release = files.Scratch.release
 
     def release_then_wait(self, file):

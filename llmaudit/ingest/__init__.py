@@ -342,24 +342,21 @@ class _Chunker:
         lenient reader cannot take as records are then read as numbered lines, alone (their rows and
         reasons as that path gives them; `numbered` gives a batch of the block's lines their file), and a
         block the reader fails on, or whose records lack a source key, whole. `mostly_bad` is told when
-        fewer than half the `expected` rows parsed; `where` names the block in an error. The block's scratch
-        copy is released."""
+        fewer than half the `expected` rows parsed; `where` names the block in an error. The caller releases
+        the block's scratch copy."""
         cursor = self._cursor()
         try:
-            try:
-                raw = reader_sql(reader, parsed(), present=block.keys)
-                rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
-            except (duckdb.InvalidInputException, duckdb.ConversionException):
-                return sum(
-                    self._lines_job(reader, numbered(batch.lines))
-                    for batch in block.line_batches(LINES_JOB_BYTES)
-                )
-            if rows < expected:  # a rare bad line: read it the slow way, not the block
-                if 2 * rows < expected:
-                    mostly_bad()
-                rows += self._unreadable_job(reader, block, parsed(unreadable=True), numbered)
-        finally:
-            self.scratch.release(block.file)
+            raw = reader_sql(reader, parsed(), present=block.keys)
+            rows = self.sink(cursor, normalized_sql(cursor, f"({raw})"), shape=(reader.name, block.keys))
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            return sum(
+                self._lines_job(reader, numbered(batch.lines))
+                for batch in block.line_batches(LINES_JOB_BYTES)
+            )
+        if rows < expected:  # a rare bad line: read it the slow way, not the block
+            if 2 * rows < expected:
+                mostly_bad()
+            rows += self._unreadable_job(reader, block, parsed(unreadable=True), numbered)
         if rows != expected:  # a row per non-blank line; anything else is a bug, not data
             raise RuntimeError(f"{where}: {rows} rows for {expected} lines")
         return rows
@@ -397,7 +394,7 @@ class _Chunker:
         finally:
             if numbers is not None:
                 cursor.unregister(numbers)
-            self.scratch.release(block.file)  # when `_parsed` was not reached (a second release is a no-op)
+            self.scratch.release(block.file)  # once, on every way out
 
     def _bundle_job(self, reader: JsonReader, block: SpooledBlock, numbers: pa.Table) -> int:
         """Parse a block of small files joined (see `small_file`) as `_block_job` parses a block of one
@@ -420,7 +417,7 @@ class _Chunker:
             )
         finally:
             cursor.unregister(name)
-            self.scratch.release(block.file)  # when `_parsed` was not reached (a second release is a no-op)
+            self.scratch.release(block.file)  # once, on every way out
 
     def _unreadable_job(
         self,
