@@ -123,6 +123,12 @@ def _files(path: Path) -> list[Path]:
     return sorted(path.iterdir()) if path.is_dir() else [path]
 
 
+def _line_count(file: Path) -> int:
+    """Lines of a variant file, streamed (a variant can be larger than memory), the file closed after."""
+    with file.open("rb") as lines:
+        return sum(1 for _ in lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", type=Path, required=True, help="a benchmark file of OpenAI chat objects")
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for kind in args.kinds.split(","):
         path = write_variant(kind, args.source, args.out)
-        lines = sum(1 for file in _files(path) for _ in file.open("rb"))
+        lines = sum(_line_count(file) for file in _files(path))
         size = sum(file.stat().st_size for file in _files(path))
         print(f"{kind}: {path} ({lines:,} lines, {size / 1e6:,.1f} MB)")
         if not args.time:
