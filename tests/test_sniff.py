@@ -7,6 +7,7 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
 from conftest import ANCHORS, write
 
 from llmaudit.analysis import analyze
@@ -70,3 +71,39 @@ def test_a_folder_of_small_logs_of_two_formats(tmp_path):
     report = analyze(tmp_path / "logs")
     assert report.data["coverage"]["formats"] == {"openai": 15, "anthropic_messages": 15}
     assert report.data["coverage"]["calls"] == 120 and report.data["coverage"]["priced"] == 120
+
+
+def test_sample_lines_decode_as_the_stdlibs_json_does():
+    """orjson decodes the sample; what it refuses and the stdlib reads (NaN, Infinity, lone surrogates) is
+    still read, and what both refuse is still left out of the vote."""
+    files = [p for p in discover([SAMPLES]) if p.suffix == ".jsonl"]
+    texts = [t for p in files for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]
+    edge = [
+        '{"cost": NaN}',
+        '{"cost": Infinity, "x": -Infinity}',
+        '{"text": "\\ud800"}',
+        '{"a": 1',
+        "[1,]",
+        "1 2",
+    ]
+    assert len(texts) > 100
+    for text in texts + edge:
+        try:
+            expected = json.loads(text)
+        except json.JSONDecodeError:
+            with pytest.raises(json.JSONDecodeError):
+                registry._decode(text)
+            continue
+        # compared as text: NaN is not equal to itself
+        assert json.dumps(registry._decode(text), sort_keys=True) == json.dumps(expected, sort_keys=True), (
+            text
+        )
+
+
+def test_a_log_written_with_nan_values_is_still_sniffed(tmp_path):
+    """Python's json.dumps writes a float NaN as `NaN`: every line of such a log must still vote."""
+    line = '{"object": "chat.completion", "id": "c%d", "created": 1750000000, "model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, "completion_tokens": 2}, "metadata": {"score": NaN}}'
+    write(tmp_path / "nan.jsonl", "\n".join(line % k for k in range(5)) + "\n")
+    report = analyze(tmp_path / "nan.jsonl")
+    assert report.data["coverage"]["formats"] == {"openai": 1}  # files
+    assert report.data["coverage"]["calls"] == 5 and report.data["coverage"]["priced"] == 5
