@@ -66,6 +66,15 @@ def _close(con: duckdb.DuckDBPyConnection, directory: str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def _chunk_io_error(exc: duckdb.IOException, directory: str) -> InputError:
+    """A chunk query's I/O error, told apart by the file it names: the workspace's (writing the spool) or
+    another (reading a log's block), without the SQL DuckDB quotes after it (which names both)."""
+    reason = str(exc).split("\n\nLINE ", 1)[0].strip()
+    if directory in reason:
+        return InputError(f"cannot write the workspace in {directory}: {reason}")
+    return InputError(f"cannot read the logs: {reason}")
+
+
 class Workspace:
     """`calls` (CALL_SCHEMA + `_seq`, the read order: a view over the Parquet spool), and views `rejects`
     and `skipped` (file, line, reason, format), in a temporary folder removed when the workspace is closed
@@ -177,7 +186,7 @@ class Workspace:
             return rows
         except duckdb.IOException as exc:
             target.unlink(missing_ok=True)
-            raise InputError(f"cannot write the workspace in {self.directory}: {exc}") from None
+            raise _chunk_io_error(exc, self.directory) from None
         except BaseException:
             target.unlink(missing_ok=True)
             raise

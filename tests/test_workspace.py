@@ -1,13 +1,16 @@
 """The workspace's DuckDB memory share: the full share by default, a smaller one for analyze's summary
-queries unless the user chose a limit."""
+queries unless the user chose a limit; and what a chunk's I/O error says."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 from conftest import write
 
 import llmaudit.workspace as workspace
 from llmaudit.analysis import analyze
+from llmaudit.errors import InputError
 from llmaudit.workspace import Workspace
 
 
@@ -67,3 +70,21 @@ def test_analyze_summarizes_within_the_summary_share_and_exports_get_the_full_on
     report = analyze(write(tmp_path / "log.jsonl", line + "\n"))
     assert seen == [_expected(workspace.SUMMARY_MEMORY_LIMIT)]
     assert _limit(report.workspace) == _expected(workspace.DEFAULT_MEMORY_LIMIT)
+
+
+def test_a_chunk_that_cannot_be_read_or_written_says_which(tmp_path):
+    """A chunk's I/O error names the side that failed (DuckDB quotes the whole query, which names the
+    workspace either way), and leaves no spool file behind."""
+    ws = Workspace()
+    try:
+        with pytest.raises(InputError) as read:
+            ws.add_chunk(ws.con.cursor(), f"SELECT * FROM read_json('{tmp_path / 'gone.jsonl'}')")
+        assert str(read.value).startswith("cannot read the logs: ") and "gone.jsonl" in str(read.value)
+        assert "LINE 1" not in str(read.value) and "workspace" not in str(read.value)
+        assert not any(ws.spool.iterdir())
+        shutil.rmtree(ws.spool)  # the spool's folder gone: the write fails
+        with pytest.raises(InputError) as written:
+            ws.add_chunk(ws.con.cursor(), "SELECT 1 AS x, NULL AS request_text, NULL AS response_text")
+        assert str(written.value).startswith(f"cannot write the workspace in {ws.directory}: ")
+    finally:
+        ws.close()
