@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import UTC, calls_frame
 
-from llmaudit.pricing import price, price_columns
+from llmaudit.pricing import STANDARD_TIER_SPELLINGS, TIER_TO_MODE, price, price_columns
 from llmaudit.schema import CALL_SCHEMA
 
 D = Decimal
@@ -380,3 +380,31 @@ def test_price_returns_every_call_column_as_given_row_for_row(catalog):
     assert known.height == n // 2
     assert set(known["model"]) == {"claude-sonnet-4-5"} and set(known["provider"]) == {"anthropic"}
     assert priced.filter(pl.col("model_raw") != "claude-sonnet-4-5")["model"].null_count() == n // 2
+
+
+def test_the_price_mode_follows_the_tier_however_it_is_spelled(catalog):
+    """A call's mode is `TIER_TO_MODE`'s for its service tier trimmed and lower-cased (standard for any
+    other tier, batch for a batch call whatever its tier): the spellings matched as they are, without
+    folding, must give what folding gives."""
+    assert not set(STANDARD_TIER_SPELLINGS) & set(TIER_TO_MODE)
+    spellings = [*STANDARD_TIER_SPELLINGS, *TIER_TO_MODE, None, "", "Default", " standard ", "FLEX", " flex"]
+    spellings += ["Priority ", "ON_DEMAND_FLEX", "Batch", "fast ", "scale-tier", "gateway_cache"]
+    tiers = spellings * 2
+    batch = [False] * len(spellings) + [True] * len(spellings)
+    priced = price(
+        calls_frame(
+            model_raw=["gpt-5"] * len(tiers),
+            service_tier=tiers,
+            is_batch=batch,
+            input_uncached_tokens=[1000] * len(tiers),
+            input_total_tokens=[1000] * len(tiers),
+            output_tokens=[10] * len(tiers),
+        ),
+        catalog,
+    )
+    expected = [
+        "batch" if b else TIER_TO_MODE.get((t or "").strip().lower(), "standard")
+        for t, b in zip(tiers, batch, strict=True)
+    ]
+    assert priced["price_mode"].to_list() == expected
+    assert {"flex", "priority", "batch", "standard"} <= set(expected)
