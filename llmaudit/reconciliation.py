@@ -40,7 +40,7 @@ import polars as pl
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.errors import UsageError
 from llmaudit.money import MONEY_DTYPE, ZERO, sum_decimal
-from llmaudit.pricing import price_columns
+from llmaudit.pricing import PRICING_INPUTS, price_columns
 
 SCHEMA = "llmaudit.reconcile/v1"
 TOP = 20
@@ -286,21 +286,10 @@ def _classify_rules(priced: pl.DataFrame, catalog: Catalog, tolerance: Tolerance
         )
     )
     todo = frame.filter((pl.col("recon_status") == "difference") & pl.col("_first_cause").is_null())
-    for rule in RULES:
-        rows = todo.filter(rule.applies.fill_null(False))
-        if rows.is_empty():
-            continue
-        changed = price_columns(rows.with_columns(**rule.change), catalog, ["cost_usd"])
-        test = rows.select(
-            "_i",
-            pl.lit(rule.cause).alias("recon_cause"),
-            (rule.detail if isinstance(rule.detail, pl.Expr) else pl.lit(rule.detail)).alias("recon_detail"),
-            changed["cost_usd"].alias("recon_explained_usd"),
-            within(pl.col("cost_reported"), changed["cost_usd"], tolerance).fill_null(False).alias("_hit"),
-        ).filter("_hit")
-        if test.height:
-            explained.append(test.drop("_hit"))
-            todo = todo.filter(~pl.col("_i").is_in(test["_i"].implode()))
+    hits = _rule_hits(todo, catalog, tolerance)
+    if hits.height:
+        explained.append(hits)
+        todo = todo.filter(~pl.col("_i").is_in(hits["_i"].implode()))
     step = math.log1p(max(float(tolerance.relative), 1e-9))
     positive = (pl.col("cost_usd") > 0) & (pl.col("cost_reported") > 0)
     ratio = pl.col("cost_reported").cast(pl.Float64) / pl.col("cost_usd").cast(pl.Float64)
@@ -317,6 +306,45 @@ def _classify_rules(priced: pl.DataFrame, catalog: Catalog, tolerance: Tolerance
         .otherwise(pl.col("recon_cause"))
         .alias("recon_cause")
     ).drop("_i", "_first_cause")
+
+
+def _rule_hits(todo: pl.DataFrame, catalog: Catalog, tolerance: Tolerance) -> pl.DataFrame:
+    """Per call of `todo` that some RULE explains, the first that does (in RULES order): `_i`, its cause,
+    detail and the counterfactual cost. Every rule's counterfactual calls are priced in one query: a query
+    per rule paid the catalog's registration and the planning of the pricing SQL 13 times a run."""
+    tried = [
+        todo.lazy()
+        .filter(rule.applies.fill_null(False))
+        .with_columns(
+            (rule.detail if isinstance(rule.detail, pl.Expr) else pl.lit(rule.detail)).alias("recon_detail")
+        )
+        .with_columns(**rule.change)
+        .select(
+            "_i",
+            pl.lit(number, pl.Int32).alias("_rule"),
+            "recon_detail",
+            *(c for c in PRICING_INPUTS if c in todo.columns),
+        )
+        for number, rule in enumerate(RULES)
+    ]
+    counterfactuals = pl.concat(tried, how="vertical_relaxed").collect()
+    if not counterfactuals.height:
+        return pl.DataFrame(schema=_CAUSE_SCHEMA)
+    cost = price_columns(counterfactuals, catalog, ["cost_usd"])["cost_usd"]
+    causes = {number: rule.cause for number, rule in enumerate(RULES)}
+    return (
+        counterfactuals.select("_i", "_rule", "recon_detail", cost.alias("recon_explained_usd"))
+        .join(todo.select("_i", "cost_reported"), on="_i", how="left")
+        .filter(within(pl.col("cost_reported"), pl.col("recon_explained_usd"), tolerance).fill_null(False))
+        .sort("_i", "_rule")
+        .unique("_i", keep="first", maintain_order=True)
+        .select(
+            "_i",
+            pl.col("_rule").replace_strict(causes, return_dtype=pl.String).alias("recon_cause"),
+            "recon_detail",
+            "recon_explained_usd",
+        )
+    )
 
 
 def _stale_verdicts(buckets: pl.DataFrame) -> pl.DataFrame:
@@ -635,13 +663,19 @@ def reconcile(
     top: int = TOP,
 ) -> dict[str, Any]:
     """Recorded vs repriced cost of priced calls (from `price()` with `catalog`, bundled by default):
-    totals, differences grouped by cause, per model, and the `top` largest differences (file:line)."""
-    return reconcile_runs([priced], catalog, tolerance=tolerance, top=top)
+    totals, differences grouped by cause, per model, and the `top` largest differences (file:line).
+    Classified RUN_ROWS calls at a time, as `reconcile_report` does (a run's counterfactuals are several
+    times its size); the result does not depend on the split."""
+    runs = priced.iter_slices(RUN_ROWS) if priced.height else [priced]
+    return reconcile_runs(runs, catalog, tolerance=tolerance, top=top)
 
 
 # calls classified at a time by `reconcile_report`, and runs classified at once: memory holds about
-# RUNS_IN_FLIGHT x RUN_ROWS x 4.4 KB (the RSS step of one 100k run on the 1M benchmark)
-RUN_ROWS = 50_000
+# RUNS_IN_FLIGHT x RUN_ROWS x 4.4 KB (the RSS step of one 100k run on the 1M benchmark), and a run's
+# counterfactuals (up to one per rule per call) several times that: the 1M benchmark's reconcile in runs of
+# 25k 13.5 s and 684 MiB, of 35k 12.9 s and 885 MiB, of 50k 12.0 s and 1007 MiB (a query per rule, 50k:
+# 15.2-15.5 s, 850-880 MiB)
+RUN_ROWS = 25_000
 RUNS_IN_FLIGHT = 2
 
 

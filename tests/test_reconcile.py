@@ -474,3 +474,43 @@ def test_reconcile_of_a_report_streams_runs_with_the_one_pass_result(monkeypatch
     assert len(sizes) >= 3 and max(sizes) <= 3
     assert whole["totals"]["calls_compared"] > 0 and whole["causes"] and whole["largest"]
     assert streamed == whole
+
+
+def test_a_call_two_rules_explain_gets_the_first_rules_cause(catalog):
+    """Every rule's counterfactuals are priced together: a call is still given the first rule (in RULES
+    order) that explains it, as when each rule only saw the calls the rules before it left."""
+    usage = {"input_uncached_tokens": 600, "cache_read_tokens": 400, "output_tokens": 100}
+    # gpt-4o-mini, repriced 0.00018; reads billed at the input rate 0.00021, charged twice 0.00024
+    rows = [("gpt-4o-mini", usage, "0.000225"), ("gpt-4o-mini", usage, "0.00024")]
+    loose = _classify_with(catalog, rows, Tolerance.parse(["10%"]))
+    strict = _classify_with(catalog, rows, Tolerance())
+    twice = "cache reads charged as input and again as cache reads"
+    # 0.000225 is within 10% of both counterfactuals, 0.00024 of the second only
+    assert loose["recon_detail"].to_list() == ["cache reads billed at the input rate", twice]
+    assert strict["recon_detail"].to_list() == [None, twice]
+    assert strict["recon_cause"].to_list() == ["other", "cached tokens charged twice"]
+    assert strict["recon_explained_usd"].to_list()[1] == D("0.00024")
+
+
+def _classify_with(catalog, rows, tolerance) -> pl.DataFrame:
+    return classify(price(_frame(rows), catalog), catalog, tolerance)
+
+
+def test_reconcile_of_a_frame_classifies_it_in_runs(catalog, monkeypatch):
+    """`reconcile` of a frame larger than a run splits it (a run's counterfactuals are several times its
+    size) and gives the one-run result."""
+    rows = [(m, u, r) for m, u, r, _, _ in CASES.values()]
+    priced = price(_frame(rows), catalog)
+    whole = reconciliation.reconcile_runs([priced], catalog)
+    seen: list[int] = []
+    runs_of = reconciliation.reconcile_runs
+
+    def counted(runs, *args, **kwargs):
+        runs = list(runs)
+        seen.extend(run.height for run in runs)
+        return runs_of(runs, *args, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "RUN_ROWS", 3)
+    monkeypatch.setattr(reconciliation, "reconcile_runs", counted)
+    assert reconcile(priced, catalog) == whole
+    assert seen == [3] * (priced.height // 3) + ([priced.height % 3] if priced.height % 3 else [])
