@@ -4,6 +4,7 @@ and a source `analyze` can read back instead of raw logs."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 
@@ -18,17 +19,20 @@ _FILE = "_llmaudit_file"
 
 
 def is_parquet_source(path: str | Path) -> bool:
-    """A .parquet file, a directory holding .parquet files, or a remote URL/glob ending in .parquet."""
+    """A .parquet file, a directory holding .parquet files, or any URL (logs are read from local files
+    only: a URL is a Parquet file, a glob, or a directory of them, as `export` writes)."""
     text = str(path)
     if "://" in text:
-        return text.rstrip("/").endswith(".parquet") or "*" in text
+        return True
     path = Path(path)
     return (path.is_file() and path.suffix == ".parquet") or (path.is_dir() and any(path.rglob("*.parquet")))
 
 
 def _glob(path: str | Path) -> str:
     text = str(path)
-    if "://" in text or Path(text).is_file():
+    if "://" in text:  # a file or a glob as given; a directory's Parquet files at any depth
+        return text if text.endswith(".parquet") or "*" in text else text.rstrip("/") + "/**/*.parquet"
+    if Path(text).is_file():
         return text
     return str(Path(text) / "**" / "*.parquet")
 
@@ -85,6 +89,21 @@ def is_remote(path: str | Path) -> bool:
     return "://" in str(path)
 
 
+def _unreadable(path: str | Path, exc: duckdb.Error) -> InputError:
+    """Why Parquet calls could not be read: DuckDB's first line, or, when the extension that reads object
+    storage could not be installed (offline), what to do about it."""
+    text = str(exc)
+    if "install the required extension" in text and "httpfs" in text:
+        found = re.search(r"\(ERROR ([^)]*)\)", text)
+        why = found.group(1) if found else "no network"
+        return InputError(
+            f"{path}: reading object storage needs DuckDB's httpfs extension, which could not be "
+            f"downloaded ({why}); install it once where there is network access: "
+            "python -c \"import duckdb; duckdb.install_extension('httpfs')\", or copy the files locally"
+        )
+    return InputError(f"{path}: cannot read Parquet calls: {text.splitlines()[0]}")
+
+
 def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path, table_no: int = 0) -> str:
     """A SELECT of the CALL_SCHEMA columns of Parquet written by `export` (or any tool using the same
     column names), and `_seq`: the row's position (file by file in name order, then row by row; files
@@ -99,7 +118,7 @@ def parquet_calls_sql(con: duckdb.DuckDBPyConnection, path: str | Path, table_no
     try:
         present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot read Parquet calls: {str(exc).splitlines()[0]}") from None
+        raise _unreadable(path, exc) from None
     missing = [c for c in ("record_id", "model_raw") if c not in present]
     if missing:
         raise InputError(f"{path}: not a calls table (missing {', '.join(missing)})")

@@ -149,3 +149,38 @@ def test_calls_without_a_time_go_to_month_unknown_and_a_second_export_adds_files
         data["coverage"]["calls"] == 4
         and data["totals"]["cost_usd"] == _total([str(logs)])["totals"]["cost_usd"]
     )
+
+
+def test_a_url_reaches_the_reader_as_typed(monkeypatch):
+    """The CLI hands object-storage URLs on as text (a Path folded s3://bucket into s3:/bucket, which then
+    read as a missing local file), and a URL is read as Parquet calls: a file, a glob, or a directory."""
+    seen = []
+
+    def fake_analyze(paths, **options):
+        seen.extend(paths)
+        raise parquet_io.InputError("stop here")
+
+    monkeypatch.setattr("llmaudit.analysis.analyze", fake_analyze)
+    for command in (["analyze"], ["reconcile"], ["export", "--parquet", "out"]):
+        result = CliRunner().invoke(app, [*command, "s3://bucket/calls/"])
+        assert "stop here" in result.output, result.output
+    assert seen == ["s3://bucket/calls/"] * 3
+    assert all(parquet_io.is_parquet_source(u) for u in ("s3://b/calls/", "gs://b/x.parquet", "https://h/a"))
+    assert parquet_io._glob("s3://b/calls/") == "s3://b/calls/**/*.parquet"
+    assert parquet_io._glob("s3://b/calls/month=*/*.parquet") == "s3://b/calls/month=*/*.parquet"
+    assert parquet_io._glob("https://h/x.parquet") == "https://h/x.parquet"
+
+
+def test_object_storage_without_its_extension_says_what_to_do():
+    """Offline, DuckDB cannot download httpfs: the message says so and how to install it, not only the
+    first line of DuckDB's ('An error occurred while trying to automatically install ... httpfs:')."""
+    text = (
+        "An error occurred while trying to automatically install the required extension 'httpfs:\n"
+        'Failed to download extension "httpfs" at URL "http://extensions.duckdb.org/x.gz"\n\n'
+        "For more info, visit https://duckdb.org/docs (ERROR Could not establish connection)\n\nLINE 1: ..."
+    )
+    message = str(parquet_io._unreadable("s3://b/calls/", duckdb.Error(text)))
+    assert message.startswith("s3://b/calls/: reading object storage needs DuckDB's httpfs extension")
+    assert "(Could not establish connection)" in message and "install_extension('httpfs')" in message
+    other = str(parquet_io._unreadable("x.parquet", duckdb.Error("IO Error: bad magic\nLINE 1: ...")))
+    assert other == "x.parquet: cannot read Parquet calls: IO Error: bad magic"

@@ -19,8 +19,11 @@ class OutputFormat(StrEnum):
 
 @exits_cleanly
 def analyze_command(
-    paths: list[Path] = typer.Argument(
-        None, help="Log files or directories (recursive; .gz accepted). Omit to re-analyze the history store."
+    # text, not Path: a Path folds the // of an object-storage URL (s3://bucket/calls/ into s3:/bucket/calls)
+    paths: list[str] = typer.Argument(
+        None,
+        help="Log files or directories (recursive; .gz accepted), or Parquet calls tables (a directory, a "
+        "file or an s3://, gs://, https:// URL or glob). Omit to re-analyze the history store.",
     ),
     catalog: list[Path] = typer.Option(
         None,

@@ -11,7 +11,9 @@ from llmaudit.cli.errors import exits_cleanly
 
 @exits_cleanly
 def export_command(
-    paths: list[Path] = typer.Argument(None, help="Logs to read (default: the history store)."),
+    paths: list[str] = typer.Argument(  # text: a Path folds the // of a URL
+        None, help="Logs or Parquet calls tables to read (default: the history store)."
+    ),
     parquet: Path = typer.Option(..., "--parquet", help="Output directory (month=YYYY-MM partitions)."),
     catalog: list[Path] = typer.Option(
         None, "--catalog", help="Extra pricing YAML layered on the bundled one."

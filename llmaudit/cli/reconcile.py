@@ -19,7 +19,7 @@ class ReconcileFormat(StrEnum):
 
 @exits_cleanly
 def reconcile_command(
-    paths: list[Path] = typer.Argument(
+    paths: list[str] = typer.Argument(  # text: a Path folds the // of a URL
         None, help="Logs that record a cost (gateways, agents...). Omit to read the history store."
     ),
     catalog: list[Path] = typer.Option(
