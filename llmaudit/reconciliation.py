@@ -323,7 +323,7 @@ def _rule_hits(todo: pl.DataFrame, catalog: Catalog, tolerance: Tolerance) -> pl
             "_i",
             pl.lit(number, pl.Int32).alias("_rule"),
             "recon_detail",
-            *(c for c in PRICING_INPUTS if c in todo.columns),
+            *(c for c in PRICING_INPUTS if c in todo.columns),  # cost_reported among them
         )
         for number, rule in enumerate(RULES)
     ]
@@ -333,8 +333,9 @@ def _rule_hits(todo: pl.DataFrame, catalog: Catalog, tolerance: Tolerance) -> pl
     cost = price_columns(counterfactuals, catalog, ["cost_usd"])["cost_usd"]
     causes = {number: rule.cause for number, rule in enumerate(RULES)}
     return (
-        counterfactuals.select("_i", "_rule", "recon_detail", cost.alias("recon_explained_usd"))
-        .join(todo.select("_i", "cost_reported"), on="_i", how="left")
+        counterfactuals.select(
+            "_i", "_rule", "recon_detail", "cost_reported", cost.alias("recon_explained_usd")
+        )
         .filter(within(pl.col("cost_reported"), pl.col("recon_explained_usd"), tolerance).fill_null(False))
         .sort("_i", "_rule")
         .unique("_i", keep="first", maintain_order=True)
@@ -672,9 +673,9 @@ def reconcile(
 
 # calls classified at a time by `reconcile_report`, and runs classified at once: memory holds about
 # RUNS_IN_FLIGHT x RUN_ROWS x 4.4 KB (the RSS step of one 100k run on the 1M benchmark), and a run's
-# counterfactuals (up to one per rule per call) several times that: the 1M benchmark's reconcile in runs of
-# 25k 13.5 s and 684 MiB, of 35k 12.9 s and 885 MiB, of 50k 12.0 s and 1007 MiB (a query per rule, 50k:
-# 15.2-15.5 s, 850-880 MiB)
+# counterfactuals (up to one per rule per call) several times that: the 1M benchmark's reconcile peaked at
+# 684, 885 and 1007 MiB in runs of 25k, 35k and 50k calls (12.9-13.5 s; 12.2-12.3 s and 682-694 MiB now in
+# runs of 25k, against 15.0-15.1 s and 867-878 MiB with a query per rule in runs of 50k)
 RUN_ROWS = 25_000
 RUNS_IN_FLIGHT = 2
 

@@ -83,7 +83,7 @@ _strict_decode = json.JSONDecoder().decode
 
 def _decode(text: str):
     """A sample line as Python objects: by orjson, 2.4x faster than the stdlib's decoder on log lines (a
-    folder of 10,000 logs of 100 calls decodes all 1M of them: 3.4 of its 9.5 s); a line orjson refuses
+    folder of 10,000 logs of 100 calls decodes all 1M of them: 3.4 of its ~9 s); a line orjson refuses
     (NaN and Infinity, which Python's `json.dumps` writes, and lone surrogates) by the stdlib's, as before,
     so the vote sees the same objects (but integers past 64 bits, which orjson reads as floats)."""
     try:
