@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import TEST_CATALOG, bench_generator, write
 from typer.testing import CliRunner
 
@@ -184,3 +185,22 @@ def test_object_storage_without_its_extension_says_what_to_do():
     assert "(Could not establish connection)" in message and "install_extension('httpfs')" in message
     other = str(parquet_io._unreadable("x.parquet", duckdb.Error("IO Error: bad magic\nLINE 1: ...")))
     assert other == "x.parquet: cannot read Parquet calls: IO Error: bad magic"
+
+
+def test_export_to_object_storage_is_refused_before_any_work(tmp_path, monkeypatch):
+    """`--parquet s3://…` was written as a local folder named s3:/… and reported as written; it is refused
+    before the logs are read. A file:// URL names a local directory."""
+    logs = _logs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("llmaudit.analysis.analyze", lambda *a, **k: pytest.fail("analyzed"))
+    result = runner.invoke(app, ["export", str(logs), "--parquet", "s3://bucket/calls"])
+    assert result.exit_code == 2
+    assert "s3://bucket/calls: export writes a local directory" in result.output
+    assert not (tmp_path / "s3:").exists()
+    monkeypatch.undo()
+    out = tmp_path / "pq"
+    result = runner.invoke(
+        app, ["export", str(logs), "--parquet", f"file://{out}", "--catalog", str(TEST_CATALOG)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["month=2026-01", "month=2026-02"]

@@ -14,7 +14,9 @@ def export_command(
     paths: list[str] = typer.Argument(  # text: a Path folds the // of a URL
         None, help="Logs or Parquet calls tables to read (default: the history store)."
     ),
-    parquet: Path = typer.Option(..., "--parquet", help="Output directory (month=YYYY-MM partitions)."),
+    parquet: str = typer.Option(  # text: a Path folds the // of a URL, which is refused, not written locally
+        ..., "--parquet", help="Output directory (month=YYYY-MM partitions), on local disk."
+    ),
     catalog: list[Path] = typer.Option(
         None, "--catalog", help="Extra pricing YAML layered on the bundled one."
     ),
@@ -25,9 +27,10 @@ def export_command(
     """Write every call, repriced, with its cost components and price provenance."""
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
-    from llmaudit.parquet_io import export_relation
+    from llmaudit.parquet_io import export_relation, local_directory
     from llmaudit.store import HistoryStore
 
+    local_directory(parquet)  # before the analysis: a URL is refused at once
     loaded = load_catalog(*(catalog or []))
     if paths:
         report = analyze(paths, catalog=loaded, since=since, until=until)
