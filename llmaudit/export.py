@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from llmaudit.db import quote_literal
 from llmaudit.errors import InputError, UsageError
+from llmaudit.local_paths import local_output
 from llmaudit.money import ZERO
 
 if TYPE_CHECKING:
@@ -47,6 +48,14 @@ def _text_safe(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             exprs.append(col)
     return frame.select(exprs)
+
+
+def checked_out_path(path: str | Path) -> Path:
+    """`--out` as the local file it names, checked before any work: a known calls format or a FOCUS name."""
+    path = local_output(path)
+    if not is_focus_path(path):
+        _checked_suffix(path)
+    return path
 
 
 def _checked_suffix(path: Path) -> str:
@@ -82,7 +91,7 @@ def _write_text(frames: Iterable[pl.DataFrame], path: Path, suffix: str) -> None
 
 
 def write_calls(priced: pl.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
+    path = local_output(path)
     suffix = _checked_suffix(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +110,7 @@ def write_report_calls(report, path: str | Path) -> tuple[Path, int]:
     order, as `export --parquet` is (a query engine reads it; `source_file`, `source_line` give read
     order back): sorting 10M calls' wide rows made it 75 s instead of 15 s. CSV and JSONL, read by
     people and diffed, are written in read order a batch at a time (`Report.iter_calls`)."""
-    path = Path(path)
+    path = local_output(path)
     suffix = _checked_suffix(path)
     if report.workspace is None:
         return write_calls(report.calls, path), report.call_count
@@ -202,7 +211,7 @@ def write_report_focus(report, path: str | Path, catalog: Catalog) -> FocusWritt
 
 
 def _focus_path(path: str | Path) -> Path:
-    path = Path(path)
+    path = local_output(path)
     if not is_focus_path(path):
         raise UsageError(f"--out {path}: a FOCUS file name ends in focus.csv or focus.parquet")
     return path

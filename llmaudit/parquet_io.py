@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 
 from llmaudit.db import UTC_WALL_CLOCK, conform_sql, quote_literal
-from llmaudit.errors import InputError, UsageError
+from llmaudit.errors import InputError
+from llmaudit.local_paths import local_output
 from llmaudit.schema import CALL_SCHEMA
 
 # the column read_parquet names each row's file with (one no calls table has)
@@ -37,20 +38,6 @@ def _glob(path: str | Path) -> str:
     return str(Path(text) / "**" / "*.parquet")
 
 
-def local_directory(directory: str | Path) -> Path:
-    """Where `export` writes: a local directory (a file:// URL names one). An object-storage URL is refused
-    before any work, where it used to be written as a local folder named after it (s3:/bucket/...)."""
-    text = str(directory)
-    if text.startswith("file://"):
-        return Path(text.removeprefix("file://"))
-    if "://" in text:
-        raise UsageError(
-            f"{text}: export writes a local directory; write it here, then copy it to object storage "
-            "(aws s3 sync, gsutil rsync...), from where `analyze` reads it back"
-        )
-    return Path(text)
-
-
 def export_relation(
     con: duckdb.DuckDBPyConnection, relation: str, directory: str | Path, times: str | None = None
 ) -> int:
@@ -65,7 +52,7 @@ def export_relation(
     or row-group statistics (spool) confine to that month's rows: DuckDB's own PARTITION_BY had to flush
     every open partition each 20,000 rows to stay in memory, writing small row groups, and took almost
     twice as long (10M calls from a store: 35.0 s against 19.6 s)."""
-    directory = local_directory(directory)
+    directory = local_output(directory)
     internal = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall() if r[0].startswith("_")]
     exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
     written = 0

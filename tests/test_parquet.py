@@ -195,7 +195,7 @@ def test_export_to_object_storage_is_refused_before_any_work(tmp_path, monkeypat
     monkeypatch.setattr("llmaudit.analysis.analyze", lambda *a, **k: pytest.fail("analyzed"))
     result = runner.invoke(app, ["export", str(logs), "--parquet", "s3://bucket/calls"])
     assert result.exit_code == 2
-    assert "s3://bucket/calls: export writes a local directory" in result.output
+    assert "s3://bucket/calls: llmaudit writes local files and directories" in result.output
     assert not (tmp_path / "s3:").exists()
     monkeypatch.undo()
     out = tmp_path / "pq"
@@ -204,3 +204,15 @@ def test_export_to_object_storage_is_refused_before_any_work(tmp_path, monkeypat
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["month=2026-01", "month=2026-02"]
+
+
+@pytest.mark.parametrize("out", ["s3://bucket/calls.csv", "calls.txt", "https://h/focus.csv"])
+def test_an_out_file_it_cannot_write_is_refused_before_the_analysis(tmp_path, monkeypatch, out):
+    """`--out s3://…` was written as a local s3:/… file, and a bad suffix was refused after the analysis."""
+    logs = _logs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("llmaudit.analysis.analyze", lambda *a, **k: pytest.fail("analyzed"))
+    result = runner.invoke(app, ["analyze", str(logs), "--no-store", "--out", out])
+    assert result.exit_code == 2, result.output
+    assert out in result.output
+    assert not (tmp_path / "s3:").exists() and not (tmp_path / "https:").exists()

@@ -37,7 +37,7 @@ def analyze_command(
         None, help="Group by columns, e.g. model,day or feature,user (see docs for the list)."
     ),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Report format."),
-    out: Path = typer.Option(
+    out: str = typer.Option(  # text: a Path folds the // of a URL, which is refused, not written locally
         None,
         "--out",
         help="Also write one row per call to FILE.parquet|.csv|.jsonl, or FinOps FOCUS v1.2 charges to a "
@@ -54,9 +54,10 @@ def analyze_command(
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
     from llmaudit.cli.render import print_report, progress, warn_rejects
-    from llmaudit.export import is_focus_path, write_report_calls
+    from llmaudit.export import checked_out_path, is_focus_path, write_report_calls
     from llmaudit.store import HistoryStore
 
+    out_path = checked_out_path(out) if out is not None else None  # before minutes of analysis
     loaded = load_catalog(*(catalog or []))
     store = HistoryStore(db)
     with progress("reading and repricing logs" if paths else "repricing the history store"):
@@ -68,10 +69,10 @@ def analyze_command(
             report = analyze_history(store, catalog=loaded, since=since, until=until, by=by)
     warn_rejects(report)
     print_report(report, output_format.value)
-    if out is not None and is_focus_path(out):
-        _write_focus(report, out, loaded)
-    elif out is not None:
-        written, count = write_report_calls(report, out)
+    if out_path is not None and is_focus_path(out_path):
+        _write_focus(report, out_path, loaded)
+    elif out_path is not None:
+        written, count = write_report_calls(report, out_path)
         typer.echo(f"llmaudit: wrote {count:,} calls to {written}", err=True)
     if paths and not no_store:
         # after the report, which does not wait for it (10M calls: ~30 s to store, rollup and marks)

@@ -27,10 +27,11 @@ def export_command(
     """Write every call, repriced, with its cost components and price provenance."""
     from llmaudit.analysis import analyze, analyze_history
     from llmaudit.catalog import load_catalog
-    from llmaudit.parquet_io import export_relation, local_directory
+    from llmaudit.local_paths import local_output
+    from llmaudit.parquet_io import export_relation
     from llmaudit.store import HistoryStore
 
-    local_directory(parquet)  # before the analysis: a URL is refused at once
+    local_output(parquet)  # before the analysis: a URL is refused at once
     loaded = load_catalog(*(catalog or []))
     if paths:
         report = analyze(paths, catalog=loaded, since=since, until=until)

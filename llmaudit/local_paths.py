@@ -1,0 +1,21 @@
+"""Where llmaudit writes: local files and directories. A URL is refused rather than written as a local path
+named after it (typer's and pathlib's Path fold s3://bucket/x into s3:/bucket/x, a relative local path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llmaudit.errors import UsageError
+
+
+def local_output(target: str | Path) -> Path:
+    """`target` as a local path (a file:// URL names one); an object-storage or web URL is a UsageError."""
+    text = str(target)
+    if text.startswith("file://"):
+        return Path(text.removeprefix("file://"))
+    if "://" in text:
+        raise UsageError(
+            f"{text}: llmaudit writes local files and directories; write it here, then copy it to object "
+            "storage (aws s3 sync, gsutil rsync...), from where `analyze` reads Parquet calls back"
+        )
+    return Path(text)
