@@ -359,3 +359,13 @@ def test_the_calls_provider_is_searched_first(bundled):
     assert bundled.resolve("deepseek-chat", "anthropic").key == "deepseek/deepseek-chat"
     # without a hint the result is deterministic (the first file that defines the id)
     assert bundled.resolve("gpt-oss-120b").provider == bundled.index.exact["gpt-oss-120b"][0].provider
+
+
+def test_import_to_a_url_is_refused_not_written_locally(tmp_path, monkeypatch):
+    """`--out s3://…` was folded into a local s3:/… folder; it is refused before the source is read."""
+    monkeypatch.chdir(tmp_path)
+    source = write(tmp_path / "prices.json", "{}")
+    result = runner.invoke(app, ["pricing", "import", "litellm", str(source), "--out", "s3://bucket/prices"])
+    assert result.exit_code == 2, result.output
+    assert "s3://bucket/prices: llmaudit writes local files and directories" in result.output
+    assert not (tmp_path / "s3:").exists()

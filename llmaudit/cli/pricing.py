@@ -183,7 +183,9 @@ def import_command(
         help="genai-prices: a prices/providers directory or one provider .yml; "
         "litellm: model_prices_and_context_window.json.",
     ),
-    out: Path = typer.Option(..., "--out", help="Directory to write one <provider>.yaml per provider into."),
+    out: str = typer.Option(  # text: a Path folds the // of a URL, which is refused, not written locally
+        ..., "--out", help="Directory to write one <provider>.yaml per provider into."
+    ),
     only: list[str] = typer.Option(None, "--only", help="Import only this provider (repeatable)."),
     exclude: list[str] = typer.Option(None, "--exclude", help="Skip this provider (repeatable)."),
     force: bool = typer.Option(
@@ -214,7 +216,9 @@ def import_command(
         write_provider_files,
     )
     from llmaudit.errors import UsageError
+    from llmaudit.local_paths import local_output
 
+    target = local_output(out)
     try:
         since = dt.date.fromisoformat(effective_from)
     except ValueError:
@@ -223,13 +227,13 @@ def import_command(
     files = select(
         convert(path, effective_from=since, source_version=source_version), only or [], exclude or []
     )
-    curated = [] if keep_duplicates else curated_models(out, bundled_catalog_dir())
+    curated = [] if keep_duplicates else curated_models(target, bundled_catalog_dir())
     files = [clean_provider_file(pf, curated) for pf in files]
     empty = [pf for pf in files if not pf.models]
     files = [pf for pf in files if pf.models]
     if not files:
         raise UsageError(f"{path}: nothing to import (check --only/--exclude)")
-    written = write_provider_files(files, out, f"{source.value}", force=force)
+    written = write_provider_files(files, target, f"{source.value}", force=force)
     load_catalog(*written, include_bundled=False)  # what we wrote must load (raises CatalogError otherwise)
     for pf, file in zip(files, written, strict=True):
         typer.echo(
