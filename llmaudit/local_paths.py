@@ -7,15 +7,18 @@ from pathlib import Path
 
 from llmaudit.errors import UsageError
 
+WRITES_LOCALLY = (
+    "llmaudit writes local files and directories; write it here, then copy it to object storage (aws s3 sync, "
+    "gsutil rsync...), from where `analyze` reads Parquet calls back"
+)
 
-def local_output(target: str | Path) -> Path:
-    """`target` as a local path (a file:// URL names one); an object-storage or web URL is a UsageError."""
+
+def local_output(target: str | Path, why: str = WRITES_LOCALLY) -> Path:
+    """`target` as a local path (a file:// URL names one); an object-storage or web URL is a UsageError
+    that says `why`."""
     text = str(target)
     if text.startswith("file://"):
         return Path(text.removeprefix("file://"))
     if "://" in text:
-        raise UsageError(
-            f"{text}: llmaudit writes local files and directories; write it here, then copy it to object "
-            "storage (aws s3 sync, gsutil rsync...), from where `analyze` reads Parquet calls back"
-        )
+        raise UsageError(f"{text}: {why}")
     return Path(text)

@@ -22,6 +22,7 @@ from llmaudit import rollup
 from llmaudit.catalog import Catalog, load_catalog
 from llmaudit.db import conform_sql, connect, quote_identifier, quote_literal, set_memory_limit
 from llmaudit.errors import InputError, UsageError
+from llmaudit.local_paths import local_output
 from llmaudit.schema import CALL_SCHEMA, conform
 
 DEFAULT_DB = Path(".llmaudit") / "history.duckdb"
@@ -34,7 +35,7 @@ T = TypeVar("T")
 
 
 def default_db_path() -> Path:
-    return Path(os.environ.get("LLMAUDIT_DB") or DEFAULT_DB)
+    return local_output(os.environ.get("LLMAUDIT_DB") or DEFAULT_DB, _LOCAL_STORE)
 
 
 def store_wait_seconds() -> float:
@@ -78,9 +79,12 @@ def _open_failed(path: Path, exc: duckdb.Error) -> InputError:
     return InputError(f"{path}: cannot open the history store: {exc}")
 
 
+_LOCAL_STORE = "the history store is a DuckDB file on local disk (--db, LLMAUDIT_DB)"
+
+
 class HistoryStore:
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_db_path()
+        self.path = local_output(path, _LOCAL_STORE) if path is not None else default_db_path()
 
     def _connect(self, create: bool, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         if create:

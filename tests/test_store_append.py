@@ -66,3 +66,27 @@ def test_each_call_is_stored_once_however_the_new_calls_are_found(tmp_path, via)
     assert [r for r, _ in stored] == expected  # each once
     assert all(tokens == 10 + int(r[1:]) for r, tokens in stored)  # each its own row
     assert store.count() == len(expected)
+
+
+def test_a_store_url_is_refused_and_not_needed_without_a_store(tmp_path, monkeypatch):
+    """--db or LLMAUDIT_DB naming object storage is refused (it was folded into a local s3:/… path), before
+    any work; `analyze --no-store` does not open the store, so it runs whatever LLMAUDIT_DB says."""
+    from typer.testing import CliRunner
+
+    from llmaudit.cli import app
+    from llmaudit.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="the history store is a DuckDB file on local disk"):
+        HistoryStore("s3://bucket/history.duckdb")
+    result = CliRunner().invoke(app, ["store", "info", "--db", "s3://bucket/history.duckdb"])
+    assert result.exit_code == 2 and "s3://bucket/history.duckdb: the history store" in result.output
+    monkeypatch.setenv("LLMAUDIT_DB", "gs://bucket/history.duckdb")
+    log = tmp_path / "log.jsonl"
+    log.write_text(
+        '{"object": "chat.completion", "id": "c1", "created": 1750000000, "model": "gpt-4o-mini", '
+        '"usage": {"prompt_tokens": 10, "completion_tokens": 2}}\n'
+    )
+    assert CliRunner().invoke(app, ["analyze", str(log)]).exit_code == 2
+    assert CliRunner().invoke(app, ["analyze", str(log), "--no-store"]).exit_code == 0
+    assert not (tmp_path / "s3:").exists() and not (tmp_path / "gs:").exists()

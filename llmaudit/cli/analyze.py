@@ -43,7 +43,7 @@ def analyze_command(
         help="Also write one row per call to FILE.parquet|.csv|.jsonl, or FinOps FOCUS v1.2 charges to a "
         "file named *focus.csv (or *focus.parquet).",
     ),
-    db: Path = typer.Option(
+    db: str = typer.Option(
         None, "--db", help="History store (default ./.llmaudit/history.duckdb; env LLMAUDIT_DB)."
     ),
     no_store: bool = typer.Option(False, "--no-store", help="Do not add what was read to the history store."),
@@ -59,7 +59,7 @@ def analyze_command(
 
     out_path = checked_out_path(out) if out is not None else None  # before minutes of analysis
     loaded = load_catalog(*(catalog or []))
-    store = HistoryStore(db)
+    store = HistoryStore(db) if not (paths and no_store) else None  # a bad --db is refused before any work
     with progress("reading and repricing logs" if paths else "repricing the history store"):
         if paths:
             report = analyze(

@@ -20,7 +20,7 @@ def export_command(
     catalog: list[Path] = typer.Option(
         None, "--catalog", help="Extra pricing YAML layered on the bundled one."
     ),
-    db: Path = typer.Option(None, "--db", help="History store read when no PATHS are given."),
+    db: str = typer.Option(None, "--db", help="History store read when no PATHS are given."),
     since: str = typer.Option(None, help="Only calls at or after this UTC date/time."),
     until: str = typer.Option(None, help="Only calls before the end of this UTC date."),
 ) -> None:

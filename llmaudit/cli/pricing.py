@@ -118,7 +118,7 @@ def diff_command(
     old: str = typer.Argument(..., help="Old catalog: a directory or file, or 'bundled'."),
     new: str = typer.Argument(..., help="New catalog: a directory or file, or 'bundled'."),
     logs: list[Path] = typer.Option(None, "--logs", help="Logs to reprice (default: the history store)."),
-    db: Path = typer.Option(None, "--db", help="History store used when --logs is not given."),
+    db: str = typer.Option(None, "--db", help="History store used when --logs is not given."),
     fail_above: str = typer.Option(
         None, "--fail-above", help="Exit 1 when |change| exceeds e.g. 5% or 100USD."
     ),

@@ -42,7 +42,7 @@ def reconcile_command(
         "--fail-above",
         help="Exit 1 when the summed per-call |recorded - repriced| exceeds e.g. 5% (of repriced) or 100USD.",
     ),
-    db: Path = typer.Option(
+    db: str = typer.Option(
         None, "--db", help="History store read when no PATHS are given (env LLMAUDIT_DB)."
     ),
     input_format: str = typer.Option("auto", "--input-format", help="Force a reader instead of sniffing."),

@@ -24,7 +24,7 @@ class InfoFormat(StrEnum):
 @app.command("info")
 @exits_cleanly
 def info_command(
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
     catalog: list[Path] = typer.Option(None, "--catalog", help=_CATALOG_HELP),
     output_format: InfoFormat = typer.Option(InfoFormat.table, "--format", "-f", help="table or json."),
 ) -> None:
@@ -59,7 +59,7 @@ def info_command(
 @app.command("refresh")
 @exits_cleanly
 def refresh_command(
-    db: Path = typer.Option(None, "--db", help=_DB_HELP),
+    db: str = typer.Option(None, "--db", help=_DB_HELP),
     catalog: list[Path] = typer.Option(None, "--catalog", help=_CATALOG_HELP),
 ) -> None:
     """Bring the rollup up to date without adding calls: build it for a store written by an older llmaudit,
