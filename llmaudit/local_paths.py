@@ -13,12 +13,17 @@ WRITES_LOCALLY = (
 )
 
 
+def is_url(target: str | Path) -> bool:
+    """Object storage or the web (s3://, gs://, https://...), read through DuckDB's httpfs."""
+    return "://" in str(target)
+
+
 def local_output(target: str | Path, why: str = WRITES_LOCALLY) -> Path:
     """`target` as a local path (a file:// URL names one); an object-storage or web URL is a UsageError
     that says `why`."""
     text = str(target)
     if text.startswith("file://"):
         return Path(text.removeprefix("file://"))
-    if "://" in text:
+    if is_url(text):
         raise UsageError(f"{text}: {why}")
     return Path(text)

@@ -12,7 +12,7 @@ import duckdb
 
 from llmaudit.db import UTC_WALL_CLOCK, conform_sql, quote_literal
 from llmaudit.errors import InputError
-from llmaudit.local_paths import local_output
+from llmaudit.local_paths import is_url, local_output
 from llmaudit.schema import CALL_SCHEMA
 
 # the column read_parquet names each row's file with (one no calls table has)
@@ -22,8 +22,7 @@ _FILE = "_llmaudit_file"
 def is_parquet_source(path: str | Path) -> bool:
     """A .parquet file, a directory holding .parquet files, or any URL (logs are read from local files
     only: a URL is a Parquet file, a glob, or a directory of them, as `export` writes)."""
-    text = str(path)
-    if "://" in text:
+    if is_url(path):
         return True
     path = Path(path)
     return (path.is_file() and path.suffix == ".parquet") or (path.is_dir() and any(path.rglob("*.parquet")))
@@ -31,7 +30,7 @@ def is_parquet_source(path: str | Path) -> bool:
 
 def _glob(path: str | Path) -> str:
     text = str(path)
-    if "://" in text:  # a file or a glob as given; a directory's Parquet files at any depth
+    if is_url(text):  # a file or a glob as given; a directory's Parquet files at any depth
         return text if text.endswith(".parquet") or "*" in text else text.rstrip("/") + "/**/*.parquet"
     if Path(text).is_file():
         return text
@@ -87,7 +86,7 @@ def export_relation(
 
 def is_remote(path: str | Path) -> bool:
     """Object storage or HTTP (read through DuckDB's httpfs), where each scan costs a download."""
-    return "://" in str(path)
+    return is_url(path)
 
 
 def _unreadable(path: str | Path, exc: duckdb.Error) -> InputError:

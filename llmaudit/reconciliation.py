@@ -674,8 +674,8 @@ def reconcile(
 # calls classified at a time by `reconcile_report`, and runs classified at once: memory holds about
 # RUNS_IN_FLIGHT x RUN_ROWS x 4.4 KB (the RSS step of one 100k run on the 1M benchmark), and a run's
 # counterfactuals (up to one per rule per call) several times that: the 1M benchmark's reconcile peaked at
-# 684, 885 and 1007 MiB in runs of 25k, 35k and 50k calls (12.9-13.5 s; 12.2-12.3 s and 682-694 MiB now in
-# runs of 25k, against 15.0-15.1 s and 867-878 MiB with a query per rule in runs of 50k)
+# 684-686, 882-890 and 996-1007 MiB in runs of 25k, 35k and 50k calls (12.0-13.5 s; now 12.2-12.3 s and
+# 682-694 MiB in runs of 25k, against 15.0-15.1 s and 867-878 MiB with a query per rule in runs of 50k)
 RUN_ROWS = 25_000
 RUNS_IN_FLIGHT = 2
 

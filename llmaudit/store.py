@@ -26,6 +26,7 @@ from llmaudit.local_paths import local_output
 from llmaudit.schema import CALL_SCHEMA, conform
 
 DEFAULT_DB = Path(".llmaudit") / "history.duckdb"
+_LOCAL_STORE = "the history store is a DuckDB file on local disk (--db, LLMAUDIT_DB)"
 # how long opening a store that another process holds waits for it (env LLMAUDIT_STORE_WAIT, seconds):
 # DuckDB locks the whole file (one writer, or readers), so a nightly append that meets an analyst's
 # re-analysis waits for it instead of failing after its logs were read and reported
@@ -77,9 +78,6 @@ def _open_failed(path: Path, exc: duckdb.Error) -> InputError:
             f"{store_wait_seconds():g} s (LLMAUDIT_STORE_WAIT): {exc}"
         )
     return InputError(f"{path}: cannot open the history store: {exc}")
-
-
-_LOCAL_STORE = "the history store is a DuckDB file on local disk (--db, LLMAUDIT_DB)"
 
 
 class HistoryStore:

@@ -108,3 +108,26 @@ def test_zstd_input(tmp_path):
     path.write_bytes(zstandard.ZstdCompressor().compress(line * 3))
     result = read_logs(path)
     assert result.calls.height == 3 and result.calls["input_uncached_tokens"].to_list() == [7, 7, 7]
+
+
+def test_record_ids_are_the_md5s_a_history_store_holds(tmp_path):
+    """A row's id is md5('format|source key'), else md5('file|line|md5(line text)'), in JSONL and CSV alike:
+    a history store compares the ids of calls appended years apart, so the definition must not drift."""
+    import hashlib
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    keyed = '{"object": "chat.completion", "id": "chatcmpl-1", "created": 1750000000, "model": "gpt-4o-mini", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}'
+    unkeyed = (
+        '{"model": "gpt-4o", "input_tokens": 5, "output_tokens": 1, "timestamp": "2026-03-01T00:00:00Z"}'
+    )
+    for name, line, expected in [
+        ("a.jsonl", keyed, lambda r: md5("openai_chat|chatcmpl-1")),
+        ("b.jsonl", unkeyed, lambda r: md5(f"{r['source_file']}|1|{md5(unkeyed)}")),
+    ]:
+        row = read_logs(write(tmp_path / name, line + "\n")).calls.row(0, named=True)
+        assert row["record_id"] == expected(row), name
+    csv = "timestamp,model,input_tokens,output_tokens,request_id\n2026-03-01T00:00:00Z,gpt-4o,10,2,r1\n"
+    row = read_logs(write(tmp_path / "c.csv", csv)).calls.row(0, named=True)
+    assert row["record_id"] == md5(f"{row['source_format']}|r1")

@@ -60,7 +60,7 @@ from llmaudit.ingest.registry import (
     sniff_objects,
 )
 from llmaudit.ingest.spec import JsonReader
-from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql, record_shape, shape_keys
+from llmaudit.ingest.sqlbuild import parsed_file_sql, reader_sql, record_id_sql, record_shape, shape_keys
 from llmaudit.prefetch import read_ahead
 from llmaudit.schema import CALL_SCHEMA, REJECT_SCHEMA, conform
 
@@ -336,13 +336,13 @@ class _Chunker:
         numbered: Callable[[pa.Table], pa.Table],
         expected: int,
         mostly_bad: Callable[[], None],
-        where: str,
+        where: Callable[[], str],
     ) -> int:
         """Run `parsed` (a `parsed_file_sql` of `block`) through the reader and the sink; the lines DuckDB's
         lenient reader cannot take as records are then read as numbered lines, alone (their rows and
         reasons as that path gives them; `numbered` gives a batch of the block's lines their file), and a
         block the reader fails on, or whose records lack a source key, whole. `mostly_bad` is told when
-        fewer than half the `expected` rows parsed; `where` names the block in an error. The caller releases
+        fewer than half the `expected` rows parsed; `where()` names the block in an error. The caller releases
         the block's scratch copy."""
         cursor = self._cursor()
         try:
@@ -358,7 +358,7 @@ class _Chunker:
                 mostly_bad()
             rows += self._unreadable_job(reader, block, parsed(unreadable=True), numbered)
         if rows != expected:  # a row per non-blank line; anything else is a bug, not data
-            raise RuntimeError(f"{where}: {rows} rows for {expected} lines")
+            raise RuntimeError(f"{where()}: {rows} rows for {expected} lines")
         return rows
 
     def _block_job(self, reader: JsonReader, file_no: int, block: SpooledBlock) -> int:
@@ -389,7 +389,7 @@ class _Chunker:
                 lambda lines: _with_file(LineBatch(lines), file_no),
                 expected,
                 lambda: self.by_lines.add(file_no),
-                f"{self.files[file_no]}: block at line {block.first_line}",
+                lambda: f"{self.files[file_no]}: block at line {block.first_line}",
             )
         finally:
             if numbers is not None:
@@ -413,7 +413,7 @@ class _Chunker:
                 lambda lines: _unbundled(lines, numbers),
                 block.lines,
                 lambda: None,
-                f"{pc.count_distinct(numbers.column('file_no')).as_py()} small files joined",
+                lambda: f"{pc.count_distinct(numbers.column('file_no')).as_py()} small files joined",
             )
         finally:
             cursor.unregister(name)
@@ -548,11 +548,9 @@ class _Chunker:
         raw = pl.concat(self.csv_pending)
         self.csv_pending, self.csv_rows = [], 0
         files = self._files_table(raw.get_column("file_no").unique().to_list())
-        sql = """
-            SELECT r.* EXCLUDE (text), NULL::VARCHAR AS reason, f.source_file, 0 AS _elem,
-                   md5(CASE WHEN r.source_key IS NOT NULL THEN r.source_format || '|' || r.source_key
-                            ELSE f.source_file || '|' || r.line || '|' || md5(r.text) END) AS record_id
-            FROM {raw} r JOIN {files} f ON f.file_no = r.file_no"""
+        sql = f"""
+            SELECT * EXCLUDE (text), NULL::VARCHAR AS reason, 0 AS _elem, {record_id_sql()} AS record_id
+            FROM (SELECT r.*, f.source_file FROM {{raw}} r JOIN {{files}} f ON f.file_no = r.file_no)"""
         self._submit(self._run, {"raw": raw.to_arrow(), "files": files}, lambda names: sql.format(**names))
 
     def close(self, completed: bool = True) -> None:

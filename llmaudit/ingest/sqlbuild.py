@@ -213,6 +213,17 @@ def parsed_file_sql(
     WHERE {condition}"""
 
 
+def record_id_sql(element: str | None = None, text_md5: str = "md5(text)") -> str:
+    """A row's stable id over columns source_key, source_format, source_file, line and text, as every
+    history store holds it: md5 of the source key (with the format), else of the file, the line (with
+    `element`, an exploded array's position) and the text's md5 (`text_md5`: how to get it, as SQL)."""
+    place = "source_file || '|' || line || '|' || " + (f"{element} || '|' || " if element else "")
+    return (
+        "md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key "
+        f"ELSE {place}{text_md5} END)"
+    )
+
+
 def reader_sql(
     reader: JsonReader, source: str, files: str | None = None, present: frozenset[str] | None = None
 ) -> str:
@@ -256,8 +267,7 @@ def reader_sql(
     if reader.explode is None:
         return f"""
 SELECT * EXCLUDE (text, source_format), {fmt}, 0 AS _elem,
-       md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                ELSE source_file || '|' || line || '|' || {by_text} END) AS record_id
+       {record_id_sql(text_md5=by_text)} AS record_id
 FROM (
   SELECT line, text, file_no, source_file, {reason} AS reason,
 {fields}
@@ -283,8 +293,7 @@ FROM (
     )
     return f"""
 SELECT * EXCLUDE (text, _element, source_format), {fmt},
-       md5(CASE WHEN source_key IS NOT NULL THEN source_format || '|' || source_key
-                ELSE source_file || '|' || line || '|' || _element || '|' || md5(text) END) AS record_id
+       {record_id_sql(element="_element")} AS record_id
 FROM (
   SELECT line, text, file_no, source_file, {element} AS _element, {position} AS _elem, reason,
 {fields}
